@@ -92,6 +92,39 @@ def peak_extra_ratio(tokens: int, k: int, m: int) -> float | None:
     return data["extra"] / data["output"]
 
 
+def bench_shape(tokens: int, k: int, m: int, repeats: int) -> list[str]:
+    """One row of the table: sparsities, baseline time, the three ratios, peak memory ratio."""
+    x_q, w_q, z = operands(tokens, k, m)
+    a8 = (x_q ^ 128).view(torch.int8)  # same-shape dense int8 operands for the baseline
+    packed = panacea.pack_weights(w_q)
+    counts = panacea.aqs_gemm(x_q, packed, z).counts
+
+    def baseline() -> torch.Tensor:
+        return torch._int_mm(a8, w_q.t())
+
+    t = median_times(
+        {
+            "int_mm": baseline,
+            "fast": lambda: panacea.aqs_gemm(x_q, w_q, z),
+            "packed": lambda: panacea.aqs_gemm(x_q, packed, z),
+        },
+        repeats,
+    )
+    # The slice-level path allocates far more; timed in its own loop so that it does not disturb
+    # the others, against its own baseline.
+    t_slice = median_times({"int_mm": baseline, "slice": lambda: panacea.aqs_gemm(x_q, packed, z, path="slice")}, 5)
+    t["slice"] = t_slice["slice"] * t["int_mm"] / t_slice["int_mm"]
+    mem = peak_extra_ratio(tokens, k, m)
+    return [
+        f"{k} x {m}",
+        f"{counts.act_vector_sparsity:.1%}",
+        f"{counts.weight_vector_sparsity:.1%}",
+        f"{t['int_mm'] * 1e3:.2f}",
+        *(f"{t[name] / t['int_mm']:.2f}" for name in ("fast", "packed", "slice")),
+        "n/a" if mem is None else f"{mem:.2f}",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=1024)
@@ -112,32 +145,7 @@ def main() -> None:
     for col in ("K x M", "act sp.", "wt sp.", "_int_mm ms", "fast", "packed", "slice", "peak mem / out"):
         table.add_column(col, justify="right")
     for k, m in SHAPES:
-        x_q, w_q, z = operands(args.tokens, k, m)
-        a8 = (x_q ^ 128).view(torch.int8)  # same-shape dense int8 operands for the baseline
-        packed = panacea.pack_weights(w_q)
-        counts = panacea.aqs_gemm(x_q, packed, z).counts
-        baseline = lambda: torch._int_mm(a8, w_q.t())  # noqa: E731
-        t = median_times(
-            {
-                "int_mm": baseline,
-                "fast": lambda: panacea.aqs_gemm(x_q, w_q, z),
-                "packed": lambda: panacea.aqs_gemm(x_q, packed, z),
-            },
-            args.repeats,
-        )
-        # The slice-level path allocates far more; timed in its own loop so that it does not
-        # disturb the others, against its own baseline.
-        t_slice = median_times({"int_mm": baseline, "slice": lambda: panacea.aqs_gemm(x_q, packed, z, path="slice")}, 5)
-        t["slice"] = t_slice["slice"] * t["int_mm"] / t_slice["int_mm"]
-        mem = peak_extra_ratio(args.tokens, k, m)
-        table.add_row(
-            f"{k} x {m}",
-            f"{counts.act_vector_sparsity:.1%}",
-            f"{counts.weight_vector_sparsity:.1%}",
-            f"{t['int_mm'] * 1e3:.2f}",
-            *(f"{t[name] / t['int_mm']:.2f}" for name in ("fast", "packed", "slice")),
-            "n/a" if mem is None else f"{mem:.2f}",
-        )
+        table.add_row(*bench_shape(args.tokens, k, m, args.repeats))
     console.print(table)
     console.print(
         "fast / packed / slice: aqs_gemm time / _int_mm time (plain weights / packed weights / slice-level path)\n"

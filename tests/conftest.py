@@ -13,9 +13,7 @@ from panacea.slicing import ho_shift, sbr_zero_top_range
 
 # No deadline: unit tests never carry a wall-clock limit (speed lives in benchmarks/).
 # HYPOTHESIS_PROFILE=thorough runs many more examples (for a local soak, not CI).
-settings.register_profile(
-    "panacea", deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("panacea", deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", parent=settings.get_profile("panacea"), max_examples=3000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "panacea"))
 

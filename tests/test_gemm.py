@@ -130,9 +130,21 @@ def aqs_reference(c: AqsCase) -> GemmCounts:
     r = c.zero_point >> ho_shift(c.x_bits, c.lo_bits)
     w_has_top = c.w_bits > 4
     return reference_counts(
-        xs[0], xs.shape[0] - 1, ws[0] if w_has_top else None, ws.shape[0] - w_has_top,
-        x_compressed=r, skip_x=True, skip_w=True, n=n, m=m, k=k, v=c.vector, b=c.index_bits,
-        compensate=r != 0, compressed_storage=True, skipped="both",
+        xs[0],
+        xs.shape[0] - 1,
+        ws[0] if w_has_top else None,
+        ws.shape[0] - w_has_top,
+        x_compressed=r,
+        skip_x=True,
+        skip_w=True,
+        n=n,
+        m=m,
+        k=k,
+        v=c.vector,
+        b=c.index_bits,
+        compensate=r != 0,
+        compressed_storage=True,
+        skipped="both",
     )
 
 
@@ -231,9 +243,21 @@ def sibia_reference(c: SibiaCase, skipped: str) -> GemmCounts:
     xs, ws = sbr_slices(c.x, c.bits).numpy(), sbr_slices(c.w, c.bits).numpy()
     has_top = c.bits > 4
     return reference_counts(
-        xs[0] if has_top else None, xs.shape[0] - has_top, ws[0] if has_top else None, ws.shape[0] - has_top,
-        x_compressed=0, skip_x=skipped == "activations", skip_w=skipped == "weights",
-        n=n, m=m, k=k, v=c.vector, b=c.index_bits, compensate=False, compressed_storage=False, skipped=skipped,
+        xs[0] if has_top else None,
+        xs.shape[0] - has_top,
+        ws[0] if has_top else None,
+        ws.shape[0] - has_top,
+        x_compressed=0,
+        skip_x=skipped == "activations",
+        skip_w=skipped == "weights",
+        n=n,
+        m=m,
+        k=k,
+        v=c.vector,
+        b=c.index_bits,
+        compensate=False,
+        compressed_storage=False,
+        skipped=skipped,
     )
 
 

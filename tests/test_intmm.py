@@ -35,7 +35,9 @@ def test_int_matmul_is_exact(ops):
     assert torch.equal(int_matmul(a, b, a_range=ar, b_range=br), a @ b.T)
 
 
-@pytest.mark.parametrize(("dtype", "lo", "hi"), [(torch.uint8, 0, 255), (torch.int8, -128, 127), (torch.int16, 0, 4095)])
+@pytest.mark.parametrize(
+    ("dtype", "lo", "hi"), [(torch.uint8, 0, 255), (torch.int8, -128, 127), (torch.int16, 0, 4095)]
+)
 def test_native_dtypes_at_their_extremes(dtype, lo, hi):
     a = torch.tensor([[lo, hi, hi], [hi, lo, hi]], dtype=dtype)
     b = torch.tensor([[-63, 63, -63], [127, -128, 5]], dtype=torch.int8)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from hypothesis import given
@@ -49,7 +51,7 @@ def test_round_trip_and_sizes(rows, length, v, b, density, seed):
     stored = torch.rand(rows, length, generator=gen) < density
     vectors = torch.randint(-8, 16, (rows, length, v), generator=gen, dtype=torch.int8)
     enc = rle_encode(vectors, stored, b)
-    assert enc.index.tolist() == sum((encode_by_hand(r, b) for r in stored.tolist()), [])
+    assert enc.index.tolist() == list(itertools.chain.from_iterable(encode_by_hand(r, b) for r in stored.tolist()))
     assert enc.row_entries.tolist() == [len(encode_by_hand(r, b)) for r in stored.tolist()]
     assert rle_index_entries(stored, b) == enc.index.numel()
     mask, decoded = rle_decode(enc, fill=99)
@@ -83,7 +85,11 @@ def test_corrupt_stream_is_rejected():
 @pytest.mark.parametrize(
     ("call", "error", "fragment"),
     [
-        (lambda: rle_encode(torch.ones((3, 2)), torch.ones(3, dtype=torch.bool), 0), ValueError, "index_bits must be in [1, 16]"),
+        (
+            lambda: rle_encode(torch.ones((3, 2)), torch.ones(3, dtype=torch.bool), 0),
+            ValueError,
+            "index_bits must be in [1, 16]",
+        ),
         (lambda: rle_encode(torch.ones((3, 2)), torch.ones(3), 4), TypeError, "stored must be a bool tensor"),
         (lambda: rle_encode(torch.ones((4, 2)), torch.ones(3, dtype=torch.bool), 4), ValueError, "must have shape"),
         (lambda: rle_index_entries(torch.ones((2, 2), dtype=torch.bool), 17), ValueError, "index_bits"),

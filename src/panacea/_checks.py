@@ -60,18 +60,12 @@ def as_int_matrix(name: str, value: object) -> torch.Tensor:
     return value
 
 
-def value_bounds(t: torch.Tensor) -> tuple[int, int]:
-    """(min, max) of an integer tensor, read from its dtype when that already bounds it tightly."""
-    mn, mx = torch.aminmax(t)
-    return int(mn), int(mx)
-
-
 def check_values_in(name: str, t: torch.Tensor, lo: int, hi: int, what: str) -> tuple[int, int]:
     """Every value of ``t`` must lie in ``[lo, hi]``; returns the observed (min, max)."""
     info = torch.iinfo(t.dtype)
     if info.min >= lo and info.max <= hi:  # the dtype itself guarantees the range: no pass over t
         return lo, hi
-    mn, mx = value_bounds(t)
+    mn, mx = (int(v) for v in torch.aminmax(t))
     if mn < lo or mx > hi:
         raise ValueError(f"{name} must hold {what} in [{lo}, {hi}], found values in [{mn}, {mx}]")
     return mn, mx

@@ -98,7 +98,9 @@ def run_gemm_demo(tokens: int = 1024, in_features: int = 768, out_features: int 
     xs_q = torch.clamp(torch.round(x / xs_scale), -63, 63).to(torch.int8)
     res = bitslice_gemm(xs_q, w_q)
     y = res.output.to(torch.float32) * xs_scale * w_scale.T
-    rows.append(DemoRow("Sibia, sym W7A7", torch.equal(res.output, _dense(xs_q, w_q)), res.counts, _rel_error(y, y_fp32)))
+    rows.append(
+        DemoRow("Sibia, sym W7A7", torch.equal(res.output, _dense(xs_q, w_q)), res.counts, _rel_error(y, y_fp32))
+    )
 
     scale, z = asymmetric_qparams(float(x.min()), float(x.max()), 8)
 

@@ -49,11 +49,11 @@ def int_mm_is_exact() -> bool:
 
 def _digits(t: torch.Tensor, lo: int, hi: int) -> list[tuple[torch.Tensor, int, int]]:
     """Balanced base-256 digits of ``t`` (values in ``[lo, hi]``): ``[(int8 digit, shift, max |digit|)]``."""
-    if -128 <= lo and hi <= 127:
+    if lo >= -128 and hi <= 127:
         return [(t if t.dtype == torch.int8 else t.to(torch.int8), 0, max(-lo, hi))]
     rest = t.to(torch.int32)
     out, shift = [], 0
-    while not (-128 <= lo and hi <= 127):
+    while not (lo >= -128 and hi <= 127):
         d = ((rest + 128) & 255) - 128
         out.append((d.to(torch.int8), shift, 128))
         rest = (rest - d) >> 8
@@ -65,7 +65,7 @@ def _digits(t: torch.Tensor, lo: int, hi: int) -> list[tuple[torch.Tensor, int, 
 
 def _centre(a: torch.Tensor, lo: int, hi: int) -> tuple[torch.Tensor, int, int, int]:
     """Shift ``a`` towards zero when that saves digits: returns (a - c, lo - c, hi - c, c)."""
-    if -128 <= lo and hi <= 127:
+    if lo >= -128 and hi <= 127:
         return a, lo, hi, 0
     c = (lo + hi + 1) // 2
     if a.dtype == torch.uint8 and c == 128:  # x - 128 for uint8 is a sign-bit flip: one cheap pass

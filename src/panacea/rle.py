@@ -61,20 +61,8 @@ class RleRows:
         ``lanes`` (int64 ``[rows]``) counts only the real lanes of each row's vectors, so padding
         lanes of a partial last vector-row are not charged.
         """
-        if lanes is None:
-            data_slices = self.data.numel()
-        else:
-            data_slices = int((self.row_stored * lanes).sum())
+        data_slices = self.data.numel() if lanes is None else int((self.row_stored * lanes).sum())
         return self.index_size_bits + data_slices * slice_bits
-
-
-def _runs(stored: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(row, column, compressed run before it) of every stored vector, in row-major order."""
-    row, col = stored.nonzero(as_tuple=True)
-    prev = torch.empty_like(col)
-    prev[:1] = -1
-    prev[1:] = torch.where(row[1:] == row[:-1], col[:-1], -1)
-    return row, col, col - prev - 1
 
 
 def _check_stored(stored: torch.Tensor) -> torch.Tensor:
@@ -83,8 +71,8 @@ def _check_stored(stored: torch.Tensor) -> torch.Tensor:
     return stored if stored.ndim == 2 else stored.unsqueeze(0)
 
 
-def _runs_before_stored(mask: np.ndarray) -> np.ndarray:
-    """Length of the compressed run before every stored vector (walks the stored vectors)."""
+def _runs_before_stored(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-major flat positions of the stored vectors and the compressed run before each."""
     rows, length = mask.shape
     pos = np.flatnonzero(mask)
     runs = np.empty_like(pos)
@@ -95,7 +83,7 @@ def _runs_before_stored(mask: np.ndarray) -> np.ndarray:
         first = np.searchsorted(pos, starts)
         has = first < np.append(first[1:], pos.size)
         runs[first[has]] = pos[first[has]] - starts[has]
-    return runs
+    return pos, runs
 
 
 def _runs_ended_by_stored(mask: np.ndarray) -> np.ndarray:
@@ -150,7 +138,7 @@ def rle_index_entries(stored: torch.Tensor, index_bits: int = 4) -> int:
         return n_stored
     mask = (stored if bool(candidates.all()) else stored[candidates]).numpy()
     dense = 2 * int(np.count_nonzero(mask)) > mask.size
-    runs = _runs_ended_by_stored(mask) if dense else _runs_before_stored(mask)
+    runs = _runs_ended_by_stored(mask) if dense else _runs_before_stored(mask)[1]
     long = runs[runs >= filler]
     return n_stored + int((long // filler).sum())
 
@@ -170,18 +158,19 @@ def rle_encode(vectors: torch.Tensor, stored: torch.Tensor, index_bits: int = 4)
             f"got {tuple(vectors.shape)}"
         )
     filler = 2**b - 1
-    row, col, run = _runs(stored)
+    pos, run = (torch.from_numpy(a) for a in _runs_before_stored(stored.numpy()))
+    rows, length = stored.shape
+    row, col = pos // length, pos % length
     fillers = run // filler
     per_vector = fillers + 1
     index = torch.full((int(per_vector.sum()),), filler, dtype=torch.int32)
     index[torch.cumsum(per_vector, 0) - 1] = (run - fillers * filler).to(torch.int32)
-    rows = stored.shape[0]
     return RleRows(
         index=index,
         data=vectors[row, col],
         row_entries=torch.bincount(row, weights=per_vector, minlength=rows).to(torch.int64),
         row_stored=torch.bincount(row, minlength=rows),
-        length=stored.shape[1],
+        length=length,
         index_bits=b,
     )
 

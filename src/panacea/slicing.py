@@ -115,10 +115,11 @@ def sbr_reconstruct(slices: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def dbs_truncate(x_q: torch.Tensor, lo_bits: int = 4, bits: int = 8) -> torch.Tensor:
+def dbs_truncate(x_q: torch.Tensor | int, lo_bits: int = 4, bits: int = 8) -> torch.Tensor | int:
     """The value the hardware computes with under DBS: ``x`` with ``lo_bits - 4`` LSBs cleared.
 
-    Type 1 (``lo_bits=4``) returns ``x_q`` itself; types 2 and 3 are lossy by design (Fig. 10).
+    Works on tensors and plain ints. Type 1 (``lo_bits=4``) returns ``x_q`` itself; types 2 and 3
+    are lossy by design (Fig. 10).
     """
     drop = check_choice("lo_bits", lo_bits, LO_BITS) - 4
     if drop == 0:

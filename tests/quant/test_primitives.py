@@ -18,7 +18,9 @@ from panacea.quant import (
 
 
 @pytest.mark.parametrize("bits", [4, 7, 10])
-@pytest.mark.parametrize(("granularity", "group_size"), [("tensor", None), ("channel", None), ("group", 4), ("group", 5)])
+@pytest.mark.parametrize(
+    ("granularity", "group_size"), [("tensor", None), ("channel", None), ("group", 4), ("group", 5)]
+)
 def test_symmetric_round_trip(bits, granularity, group_size):
     gen = torch.Generator().manual_seed(bits)
     w = torch.randn(6, 18, generator=gen)
@@ -43,9 +45,7 @@ def test_per_group_scale_covers_a_partial_last_group():
     assert torch.allclose(scale, torch.tensor([[4.0, 8.0, 9.0]]) / 63)
 
 
-@given(
-    lo=st.floats(-100, 100), width=st.floats(0, 200), bits=st.sampled_from([8, 12]), seed=st.integers(0, 2**31)
-)
+@given(lo=st.floats(-100, 100), width=st.floats(0, 200), bits=st.sampled_from([8, 12]), seed=st.integers(0, 2**31))
 def test_asymmetric_round_trip(lo, width, bits, seed):
     hi = lo + width
     scale, z = asymmetric_qparams(lo, hi, bits)
@@ -77,9 +77,17 @@ def test_asymmetric_zero_point_of_one_sided_ranges():
         (lambda: symmetric_scale(torch.ones(2)), ValueError, "w must be 2-D"),
         (lambda: symmetric_scale(torch.ones(2, 2), granularity="row"), ValueError, "granularity must be one of"),
         (lambda: symmetric_scale(torch.ones(2, 2), granularity="group"), ValueError, "group_size is required"),
-        (lambda: symmetric_scale(torch.ones(2, 2), granularity="group", group_size=3), ValueError, "group_size must be in [1, 2]"),
+        (
+            lambda: symmetric_scale(torch.ones(2, 2), granularity="group", group_size=3),
+            ValueError,
+            "group_size must be in [1, 2]",
+        ),
         (lambda: quantize_symmetric(torch.ones(2, 4), torch.ones(2, 2)), ValueError, "group_size is required"),
-        (lambda: quantize_symmetric(torch.ones(2, 4), torch.ones(2, 3), group_size=2), ValueError, "scale must have shape [M, 2]"),
+        (
+            lambda: quantize_symmetric(torch.ones(2, 4), torch.ones(2, 3), group_size=2),
+            ValueError,
+            "scale must have shape [M, 2]",
+        ),
         (lambda: asymmetric_qparams(1.0, 0.0), ValueError, "x_min must be <= x_max"),
         (lambda: asymmetric_qparams(float("nan"), 1.0), ValueError, "x_min must be a finite number"),
         (lambda: asymmetric_qparams(0.0, float("inf")), ValueError, "x_max must be a finite number"),

@@ -38,12 +38,12 @@ from typing import Literal
 import torch
 
 from panacea._checks import as_int_matrix, check_choice, check_int_range, check_option, check_values_in
+from panacea.formats import ACT_BITS, LO_BITS, act_slice_count, ho_shift, weight_qmax
 from panacea.gemm import slice_level
 from panacea.gemm.counts import GemmCounts, Shape, assemble
 from panacea.gemm.masks import mask_census, operand_mask
 from panacea.gemm.weights import PackedWeights, as_packed, pack_weights
 from panacea.intmm import int_matmul
-from panacea.formats import ACT_BITS, LO_BITS, act_slice_count, ho_shift, weight_qmax
 from panacea.slicing import act_vector_stored, dbs_truncate, weight_vector_stored
 
 __all__ = ["GemmCounts", "GemmResult", "PackedWeights", "aqs_gemm", "bitslice_gemm", "pack_weights"]
@@ -102,14 +102,22 @@ def aqs_gemm(
     zero_point = check_int_range("zero_point", zero_point, 0, x_max)
     r = zero_point >> ho_shift(x_bits, lo_bits)
     s = Shape(
-        n=x.shape[0], m=w.shape[0], k=x.shape[1], x_slices=act_slice_count(x_bits), w_slices=w.slices,
-        x_has_top=True, w_has_top=w.slices > 1,
+        n=x.shape[0],
+        m=w.shape[0],
+        k=x.shape[1],
+        x_slices=act_slice_count(x_bits),
+        w_slices=w.slices,
+        x_has_top=True,
+        w_has_top=w.slices > 1,
     )
     if path == "fast":
         # x~ drops LSBs; truncation is monotonic, so x~ lies in the truncated bounds of x
-        x_tilde_range = tuple(int(dbs_truncate(torch.tensor(v), lo_bits, x_bits)) for v in x_range)
+        x_tilde_range = (dbs_truncate(x_range[0], lo_bits, x_bits), dbs_truncate(x_range[1], lo_bits, x_bits))
         out = int_matmul(
-            dbs_truncate(x, lo_bits, x_bits), w.values, a_range=x_tilde_range, b_range=w.value_range,
+            dbs_truncate(x, lo_bits, x_bits),
+            w.values,
+            a_range=x_tilde_range,
+            b_range=w.value_range,
             b_rowsum=w.row_sums,
         )
         x_mask = operand_mask(
@@ -145,8 +153,13 @@ def bitslice_gemm(
     q = weight_qmax(w.bits)
     x, x_range = _activations(x_q, w, -q, q, f"narrow-range signed {w.bits}-bit activations")
     s = Shape(
-        n=x.shape[0], m=w.shape[0], k=x.shape[1], x_slices=w.slices, w_slices=w.slices,
-        x_has_top=w.slices > 1, w_has_top=w.slices > 1,
+        n=x.shape[0],
+        m=w.shape[0],
+        k=x.shape[1],
+        x_slices=w.slices,
+        w_slices=w.slices,
+        x_has_top=w.slices > 1,
+        w_has_top=w.slices > 1,
     )
     if path == "fast":
         out = int_matmul(x, w.values, a_range=x_range, b_range=w.value_range, b_rowsum=w.row_sums)

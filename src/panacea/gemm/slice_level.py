@@ -104,7 +104,16 @@ def bitslice_products(
 
 
 def aqs(
-    s: Shape, x: torch.Tensor, w: torch.Tensor, *, r: int, x_bits: int, lo_bits: int, w_bits: int, vector: int, index_bits: int
+    s: Shape,
+    x: torch.Tensor,
+    w: torch.Tensor,
+    *,
+    r: int,
+    x_bits: int,
+    lo_bits: int,
+    w_bits: int,
+    vector: int,
+    index_bits: int,
 ) -> tuple[torch.Tensor, Census]:
     """The AQS-GEMM: RLE'd top slices, skipped vectors, compensator."""
     xs = act_slices(x, x_bits, lo_bits)
@@ -141,7 +150,9 @@ def sibia_skip(x_stored: torch.Tensor, w_stored: torch.Tensor) -> Skipped:
     return "activations" if x_dense <= int(w_stored.sum()) * x_stored.numel() else "weights"
 
 
-def sibia(s: Shape, x: torch.Tensor, w: torch.Tensor, *, bits: int, vector: int, index_bits: int) -> tuple[torch.Tensor, Census, Skipped]:
+def sibia(
+    s: Shape, x: torch.Tensor, w: torch.Tensor, *, bits: int, vector: int, index_bits: int
+) -> tuple[torch.Tensor, Census, Skipped]:
     """Sibia: SBR on both operands, RLE and skip the sparser operand's all-zero top vectors."""
     xs, ws = sbr_slices(x, bits), sbr_slices(w, bits)
     shifts = sbr_slice_shifts(bits)

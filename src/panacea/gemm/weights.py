@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 
 from panacea._checks import as_int_matrix, check_choice, check_int_range, check_values_in
+from panacea.formats import WEIGHT_BITS, weight_qmax, weight_slice_count
 from panacea.gemm.masks import OperandMask, operand_mask
 from panacea.intmm import int_matmul
-from panacea.formats import WEIGHT_BITS, weight_qmax, weight_slice_count
 from panacea.rle import INDEX_BITS
 from panacea.slicing import weight_vector_stored
 
@@ -83,8 +83,11 @@ def as_packed(
     Packed weights must agree with every setting that is given.
     """
     if isinstance(w_q, PackedWeights):
-        for arg, given, packed in ((bits_name, bits, w_q.bits), ("vector", vector, w_q.vector),
-                                   ("index_bits", index_bits, w_q.index_bits)):
+        for arg, given, packed in (
+            (bits_name, bits, w_q.bits),
+            ("vector", vector, w_q.vector),
+            ("index_bits", index_bits, w_q.index_bits),
+        ):
             if given is not None and given != packed:
                 raise ValueError(f"{arg}={given} was given but w_q was packed with {packed}")
         return w_q

@@ -1,17 +1,14 @@
 """Quantization primitives and the two pure rules of the paper (ZPM, DBS)."""
 
+from panacea.formats import ACT_BITS, WEIGHT_BITS, act_qmax, weight_qmax
 from panacea.quant.dbs import dbs_lo_bits, dbs_truncation_bias, dbs_type, skip_range_share
 from panacea.quant.primitives import (
-    ACT_BITS,
-    WEIGHT_BITS,
-    act_qmax,
     asymmetric_qparams,
     dequantize_asymmetric,
     dequantize_symmetric,
     quantize_asymmetric,
     quantize_symmetric,
     symmetric_scale,
-    weight_qmax,
 )
 from panacea.quant.zpm import zpm_zero_point
 

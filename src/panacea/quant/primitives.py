@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 
 from panacea._checks import check_int_range
-from panacea.formats import ACT_BITS, WEIGHT_BITS, act_qmax, weight_qmax
+from panacea.formats import act_qmax, weight_qmax
 
 Granularity = Literal["tensor", "channel", "group"]
 
