@@ -132,12 +132,14 @@ def rle_index_entries(stored: torch.Tensor, index_bits: int = 4) -> int:
     b = check_int_range("index_bits", index_bits, *INDEX_BITS)
     stored = _check_stored(stored)
     filler = 2**b - 1
-    n_stored = int(stored.view(torch.uint8).sum(dtype=torch.int64))
+    mask = stored.numpy()
+    n_stored = int(np.count_nonzero(mask))
     candidates = _rows_with_long_runs(stored, 2 ** (b - 1))
     if not bool(candidates.any()):
         return n_stored
-    mask = (stored if bool(candidates.all()) else stored[candidates]).numpy()
-    dense = 2 * int(np.count_nonzero(mask)) > mask.size
+    if not bool(candidates.all()):
+        mask = mask[candidates.numpy()]
+    dense = 2 * (n_stored if mask.shape[0] == stored.shape[0] else int(np.count_nonzero(mask))) > mask.size
     runs = _runs_ended_by_stored(mask) if dense else _runs_before_stored(mask)[1]
     long = runs[runs >= filler]
     return n_stored + int((long // filler).sum())
