@@ -76,11 +76,17 @@ class AqsCase:
     vector: int
     index_bits: int
     mode: str
+    groups: int = 1
 
     @property
     def kwargs(self) -> dict[str, int]:
         return dict(
-            w_bits=self.w_bits, x_bits=self.x_bits, lo_bits=self.lo_bits, vector=self.vector, index_bits=self.index_bits
+            w_bits=self.w_bits,
+            x_bits=self.x_bits,
+            lo_bits=self.lo_bits,
+            vector=self.vector,
+            index_bits=self.index_bits,
+            groups=self.groups,
         )
 
 
@@ -99,6 +105,8 @@ def aqs_cases(draw, max_dim: int = 24) -> AqsCase:
     x_max = 2**x_bits - 1
     zero_point = draw(st.one_of(st.sampled_from([0, 1, x_max - 1, x_max]), st.integers(0, x_max)))
     n, m, k = (draw(st.integers(1, max_dim)) for _ in range(3))
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    k = max(1, k // groups) * groups
     mode = draw(st.sampled_from(MODES))
     gen = torch.Generator().manual_seed(draw(st.integers(0, 2**32 - 1)))
     x = activations(gen, (n, k), bits=x_bits, zero_point=zero_point, lo_bits=lo_bits, mode=mode)
@@ -113,6 +121,7 @@ def aqs_cases(draw, max_dim: int = 24) -> AqsCase:
         vector=draw(st.integers(1, 8)),
         index_bits=draw(st.integers(2, 8)),
         mode=mode,
+        groups=groups,
     )
 
 
@@ -121,23 +130,36 @@ class SibiaCase:
     x: torch.Tensor
     w: torch.Tensor
     bits: int
+    x_bits: int
     vector: int
     index_bits: int
     mode: str
+    groups: int = 1
+
+    @property
+    def kwargs(self) -> dict[str, int]:
+        return dict(
+            bits=self.bits, x_bits=self.x_bits, vector=self.vector, index_bits=self.index_bits, groups=self.groups
+        )
 
 
 @st.composite
 def sibia_cases(draw, max_dim: int = 24) -> SibiaCase:
     bits = draw(st.sampled_from([4, 7, 10]))
+    x_bits = draw(st.sampled_from([bits, bits, 4, 7, 10]))
     n, m, k = (draw(st.integers(1, max_dim)) for _ in range(3))
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    k = max(1, k // groups) * groups
     mode = draw(st.sampled_from(MODES))
     gen = torch.Generator().manual_seed(draw(st.integers(0, 2**32 - 1)))
-    x = weights(gen, (n, k), bits=bits, mode=mode)  # symmetric activations: same SBR format
+    x = weights(gen, (n, k), bits=x_bits, mode=mode)  # symmetric activations: the same SBR format
     w = weights(gen, (m, k), bits=bits, mode=draw(st.sampled_from(MODES)))
     return SibiaCase(
-        x=x.to(_dtype_for(draw, True, bits)),
+        x=x.to(_dtype_for(draw, True, x_bits)),
         w=w.to(_dtype_for(draw, True, bits)),
         bits=bits,
+        x_bits=x_bits,
+        groups=groups,
         vector=draw(st.integers(1, 8)),
         index_bits=draw(st.integers(2, 8)),
         mode=mode,

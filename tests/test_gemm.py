@@ -68,6 +68,7 @@ def reference_counts(
     compensate: bool,
     compressed_storage: bool,
     skipped: str,
+    groups: int = 1,
 ) -> GemmCounts:
     ones_n, ones_m = np.ones((n, k), bool), np.ones((m, k), bool)
     sx = _stored(x_top, v, x_compressed) if x_top is not None else np.zeros((0, k), bool)
@@ -88,7 +89,7 @@ def reference_counts(
     if compensate:  # every loaded weight slice element, once per stored activation vector
         loaded_per_k = sum(pw.sum(axis=0) for pw in w_slices)
         comp_adds = int((sx.sum(axis=0) * loaded_per_k).sum())
-    comp_mults = m * n if compensate else 0
+    comp_mults = groups * m * n if compensate else 0  # one multiply by r per output
     dense_x, dense_w = 4 * len(x_slices) * n * k, 4 * len(w_slices) * m * k
 
     def top_bits(stored, presence, skipped_operand):
@@ -145,11 +146,15 @@ def aqs_reference(c: AqsCase) -> GemmCounts:
         compensate=r != 0,
         compressed_storage=True,
         skipped="both",
+        groups=c.groups,
     )
 
 
-def dense(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return x.to(torch.int64) @ w.to(torch.int64).T
+def dense(x: torch.Tensor, w: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    """The reference product, group by group (column block g of x meets column block g of w)."""
+    x, w = x.to(torch.int64), w.to(torch.int64)
+    k = x.shape[1] // groups
+    return torch.cat([x[:, g * k : (g + 1) * k] @ w[:, g * k : (g + 1) * k].T for g in range(groups)], dim=1)
 
 
 # --------------------------------------------------------------------------- AQS-GEMM
@@ -157,11 +162,11 @@ def dense(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 @given(aqs_cases())
 def test_aqs_gemm_both_paths_exact_and_counted(c: AqsCase):
-    expected = dense(dbs_truncate(c.x.to(torch.int64), c.lo_bits, c.x_bits), c.w)
+    expected = dense(dbs_truncate(c.x.to(torch.int64), c.lo_bits, c.x_bits), c.w, c.groups)
     fast = panacea.aqs_gemm(c.x, c.w, c.zero_point, **c.kwargs)
     ref = panacea.aqs_gemm(c.x, c.w, c.zero_point, **c.kwargs, path="slice")
     packed = panacea.pack_weights(c.w, bits=c.w_bits, vector=c.vector, index_bits=c.index_bits)
-    reused = panacea.aqs_gemm(c.x, packed, c.zero_point, x_bits=c.x_bits, lo_bits=c.lo_bits)
+    reused = panacea.aqs_gemm(c.x, packed, c.zero_point, x_bits=c.x_bits, lo_bits=c.lo_bits, groups=c.groups)
     assert fast.output.dtype == torch.int64
     assert torch.equal(fast.output, expected)
     assert torch.equal(ref.output, expected)
@@ -240,13 +245,13 @@ def test_symmetric_zero_point_on_panacea():
 def sibia_reference(c: SibiaCase, skipped: str) -> GemmCounts:
     n, k = c.x.shape
     m = c.w.shape[0]
-    xs, ws = sbr_slices(c.x, c.bits).numpy(), sbr_slices(c.w, c.bits).numpy()
-    has_top = c.bits > 4
+    xs, ws = sbr_slices(c.x, c.x_bits).numpy(), sbr_slices(c.w, c.bits).numpy()
+    x_top, w_top = c.x_bits > 4, c.bits > 4
     return reference_counts(
-        xs[0] if has_top else None,
-        xs.shape[0] - has_top,
-        ws[0] if has_top else None,
-        ws.shape[0] - has_top,
+        xs[0] if x_top else None,
+        xs.shape[0] - x_top,
+        ws[0] if w_top else None,
+        ws.shape[0] - w_top,
         x_compressed=0,
         skip_x=skipped == "activations",
         skip_w=skipped == "weights",
@@ -258,27 +263,31 @@ def sibia_reference(c: SibiaCase, skipped: str) -> GemmCounts:
         compensate=False,
         compressed_storage=False,
         skipped=skipped,
+        groups=c.groups,
     )
 
 
 @given(sibia_cases())
 def test_bitslice_gemm_both_paths_exact_and_counted(c: SibiaCase):
-    fast = panacea.bitslice_gemm(c.x, c.w, bits=c.bits, vector=c.vector, index_bits=c.index_bits)
-    ref = panacea.bitslice_gemm(c.x, c.w, bits=c.bits, vector=c.vector, index_bits=c.index_bits, path="slice")
+    expected = dense(c.x, c.w, c.groups)
+    fast = panacea.bitslice_gemm(c.x, c.w, **c.kwargs)
+    ref = panacea.bitslice_gemm(c.x, c.w, **c.kwargs, path="slice")
     packed = panacea.pack_weights(c.w, bits=c.bits, vector=c.vector, index_bits=c.index_bits)
-    reused = panacea.bitslice_gemm(c.x, packed, path="slice")
-    assert torch.equal(fast.output, dense(c.x, c.w))
-    assert torch.equal(ref.output, dense(c.x, c.w))
-    assert torch.equal(reused.output, dense(c.x, c.w))
+    reused = panacea.bitslice_gemm(c.x, packed, x_bits=c.x_bits, groups=c.groups, path="slice")
+    assert torch.equal(fast.output, expected)
+    assert torch.equal(ref.output, expected)
+    assert torch.equal(reused.output, expected)
     assert fast.counts == ref.counts == reused.counts
-    skipped = fast.counts.skipped
-    if c.bits == 4:
-        assert skipped == "none"
+    s = fast.counts
+    x_top, w_top = c.x_bits > 4, c.bits > 4
+    if not (x_top or w_top):
+        assert s.skipped == "none"
+    elif x_top != w_top:
+        assert s.skipped == ("activations" if x_top else "weights")
     else:
-        s = fast.counts
-        assert skipped == ("activations" if s.act_vector_sparsity >= s.weight_vector_sparsity else "weights")
-    assert fast.counts == sibia_reference(c, skipped)
-    assert fast.counts.act_bits == fast.counts.dense_act_bits  # Sibia keeps operands uncompressed
+        assert s.skipped == ("activations" if s.act_vector_sparsity >= s.weight_vector_sparsity else "weights")
+    assert s == sibia_reference(c, s.skipped)
+    assert s.act_bits == s.dense_act_bits  # Sibia keeps operands uncompressed
 
 
 def test_aqs_skips_r_valued_vectors_and_zpm_centres_them():

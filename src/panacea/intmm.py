@@ -149,3 +149,45 @@ def int_matmul(
     if centre:
         out += centre * (_rowsum(b_digits) if b_rowsum is None else b_rowsum)
     return out
+
+
+def int_bmm(a: torch.Tensor, b: torch.Tensor, *, a_range: tuple[int, int], b_range: tuple[int, int]) -> torch.Tensor:
+    """Exact batched ``a @ b.transpose(1, 2)`` as int64 for ``a[G, N, K]``, ``b[G, M, K]``.
+
+    Grouped convolutions are many small GEMMs (``K = 9`` for a depthwise 3x3): one float64 batched
+    GEMM computes them all, exactly, with K chunked so every partial sum stays below 2^53.
+    """
+    bound = max(map(abs, a_range)) * max(map(abs, b_range))
+    chunk = max(1, (_FLOAT64_EXACT - 1) // max(bound, 1))
+    a64, b64 = a.to(torch.float64), b.to(torch.float64)
+    out = torch.zeros((a.shape[0], a.shape[1], b.shape[1]), dtype=torch.int64)
+    for k0 in range(0, a.shape[2], chunk):
+        out += torch.bmm(a64[:, :, k0 : k0 + chunk], b64[:, :, k0 : k0 + chunk].transpose(1, 2)).to(torch.int64)
+    return out
+
+
+def grouped_matmul(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    groups: int,
+    a_range: tuple[int, int],
+    b_range: tuple[int, int],
+    b_rowsum: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Exact products of ``groups`` GEMMs stacked along K: ``a[N, G*K]``, ``b[M, G*K]`` -> ``[N, G*M]``.
+
+    Column block ``g`` of ``a`` meets only column block ``g`` of ``b``; output column ``g*M + m``
+    is group ``g``'s output ``m`` (the channel order of a grouped convolution).
+    """
+    if groups == 1:
+        return int_matmul(a, b, a_range=a_range, b_range=b_range, b_rowsum=b_rowsum)
+    n, m = a.shape[0], b.shape[0]
+    k = a.shape[1] // groups
+    out = int_bmm(
+        a.reshape(n, groups, k).transpose(0, 1),
+        b.reshape(m, groups, k).transpose(0, 1),
+        a_range=a_range,
+        b_range=b_range,
+    )
+    return out.transpose(0, 1).reshape(n, groups * m)

@@ -38,12 +38,12 @@ from typing import Literal
 import torch
 
 from panacea._checks import as_int_matrix, check_choice, check_int_range, check_option, check_values_in
-from panacea.formats import ACT_BITS, LO_BITS, act_slice_count, ho_shift, weight_qmax
+from panacea.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, act_slice_count, ho_shift, weight_qmax, weight_slice_count
 from panacea.gemm import slice_level
 from panacea.gemm.counts import GemmCounts, Shape, assemble
 from panacea.gemm.masks import mask_census, operand_mask
 from panacea.gemm.weights import PackedWeights, as_packed, pack_weights
-from panacea.intmm import int_matmul
+from panacea.intmm import grouped_matmul
 from panacea.slicing import act_vector_stored, dbs_truncate, weight_vector_stored
 
 __all__ = ["GemmCounts", "GemmResult", "PackedWeights", "aqs_gemm", "bitslice_gemm", "pack_weights"]
@@ -60,12 +60,16 @@ class GemmResult:
     counts: GemmCounts
 
 
-def _activations(x_q: object, w: PackedWeights, lo: int, hi: int, what: str) -> tuple[torch.Tensor, tuple[int, int]]:
+def _activations(
+    x_q: object, w: PackedWeights, groups: int, lo: int, hi: int, what: str
+) -> tuple[torch.Tensor, tuple[int, int]]:
     x = as_int_matrix("x_q", x_q)
     if x.shape[1] != w.values.shape[1]:
         raise ValueError(
             f"x_q [N, K] and w_q [M, K] must share K: x_q has shape {tuple(x.shape)}, w_q has shape {w.shape}"
         )
+    if x.shape[1] % groups:
+        raise ValueError(f"groups must divide K={x.shape[1]}, got groups={groups}")
     return x, check_values_in("x_q", x, lo, hi, what)
 
 
@@ -79,6 +83,7 @@ def aqs_gemm(
     lo_bits: int = 4,
     vector: int | None = None,
     index_bits: int | None = None,
+    groups: int = 1,
     path: Path = "fast",
 ) -> GemmResult:
     """Panacea's AQS-GEMM of unsigned activations ``x_q[N, K]`` and signed weights ``w_q[M, K]``.
@@ -90,15 +95,17 @@ def aqs_gemm(
 
     ``w_bits`` (default 7), ``vector`` (slice-vector length ``v``, default 4) and ``index_bits``
     (RLE index width ``b``, default 4) describe the weights; packed weights (:func:`pack_weights`)
-    carry their own, and any that is given must match. ``path`` picks the fast path or the
-    slice-level one (same results).
+    carry their own, and any that is given must match. ``groups`` > 1: ``groups`` independent
+    GEMMs stacked along K (a grouped convolution in im2col layout), output ``[N, groups * M]``.
+    ``path`` picks the fast path or the slice-level one (same results).
     """
     x_bits = check_choice("x_bits", x_bits, ACT_BITS)
     lo_bits = check_choice("lo_bits", lo_bits, LO_BITS)
     path = check_option("path", path, PATHS)
+    groups = check_int_range("groups", groups, 1, 1 << 20)
     w = as_packed(w_q, w_bits, vector, index_bits, bits_name="w_bits")
     x_max = 2**x_bits - 1
-    x, x_range = _activations(x_q, w, 0, x_max, f"unsigned {x_bits}-bit activations")
+    x, x_range = _activations(x_q, w, groups, 0, x_max, f"unsigned {x_bits}-bit activations")
     zero_point = check_int_range("zero_point", zero_point, 0, x_max)
     r = zero_point >> ho_shift(x_bits, lo_bits)
     s = Shape(
@@ -109,13 +116,15 @@ def aqs_gemm(
         w_slices=w.slices,
         x_has_top=True,
         w_has_top=w.slices > 1,
+        groups=groups,
     )
     if path == "fast":
         # x~ drops LSBs; truncation is monotonic, so x~ lies in the truncated bounds of x
         x_tilde_range = (dbs_truncate(x_range[0], lo_bits, x_bits), dbs_truncate(x_range[1], lo_bits, x_bits))
-        out = int_matmul(
+        out = grouped_matmul(
             dbs_truncate(x, lo_bits, x_bits),
             w.values,
+            groups=groups,
             a_range=x_tilde_range,
             b_range=w.value_range,
             b_rowsum=w.row_sums,
@@ -136,37 +145,47 @@ def bitslice_gemm(
     w_q: torch.Tensor | PackedWeights,
     *,
     bits: int | None = None,
+    x_bits: int | None = None,
     vector: int | None = None,
     index_bits: int | None = None,
+    groups: int = 1,
     path: Path = "fast",
 ) -> GemmResult:
-    """Sibia's bit-slice GEMM of symmetric signed ``bits``-bit activations and weights (both SBR).
+    """Sibia's bit-slice GEMM of symmetric signed activations and weights, both in SBR.
 
-    Only the all-zero top-slice vectors of the sparser operand (by measured vector sparsity; ties
-    go to the activations) are skipped, without compensation; both operands stay uncompressed in
-    memory (``act_bits``/``weight_bits`` are dense), and ``*_index_bits`` is the RLE index stream
-    the core uses for the skipped operand. ``output`` is ``x_q @ w_q.T`` exactly. ``bits``
-    (default 7), ``vector`` and ``index_bits`` as in :func:`aqs_gemm`.
+    ``bits`` (default 7, or the packed weights') is the weights' width and ``x_bits`` the
+    activations' (default: the weights'), each in {4, 7, 10}. Only the all-zero top-slice vectors
+    of the sparser operand (by measured vector sparsity; ties go to the activations) are skipped,
+    without compensation; both operands stay uncompressed in memory (``act_bits``/``weight_bits``
+    are dense), and ``*_index_bits`` is the RLE index stream the core uses for the skipped operand.
+    ``output`` is ``x_q @ w_q.T`` exactly. ``vector``, ``index_bits`` and ``groups`` as in
+    :func:`aqs_gemm`.
     """
     path = check_option("path", path, PATHS)
+    groups = check_int_range("groups", groups, 1, 1 << 20)
     w = as_packed(w_q, bits, vector, index_bits, bits_name="bits")
-    q = weight_qmax(w.bits)
-    x, x_range = _activations(x_q, w, -q, q, f"narrow-range signed {w.bits}-bit activations")
+    x_bits = w.bits if x_bits is None else check_choice("x_bits", x_bits, WEIGHT_BITS)
+    q = weight_qmax(x_bits)
+    x, x_range = _activations(x_q, w, groups, -q, q, f"narrow-range signed {x_bits}-bit activations")
+    x_slices = weight_slice_count(x_bits)
     s = Shape(
         n=x.shape[0],
         m=w.shape[0],
         k=x.shape[1],
-        x_slices=w.slices,
+        x_slices=x_slices,
         w_slices=w.slices,
-        x_has_top=w.slices > 1,
+        x_has_top=x_slices > 1,
         w_has_top=w.slices > 1,
+        groups=groups,
     )
     if path == "fast":
-        out = int_matmul(x, w.values, a_range=x_range, b_range=w.value_range, b_rowsum=w.row_sums)
-        x_stored = weight_vector_stored(x, w.bits, w.vector)  # SBR on both operands
+        out = grouped_matmul(x, w.values, groups=groups, a_range=x_range, b_range=w.value_range, b_rowsum=w.row_sums)
+        x_stored = weight_vector_stored(x, x_bits, w.vector)  # SBR on both operands
         skip = slice_level.sibia_skip(x_stored, w.mask.stored)
         x_mask = operand_mask(x_stored, s.n, w.vector, w.index_bits, rle=skip == "activations")
         census = mask_census(s, x_mask, w.mask, x_skipped=skip == "activations", w_skipped=skip == "weights")
     else:
-        out, census, skip = slice_level.sibia(s, x, w.values, bits=w.bits, vector=w.vector, index_bits=w.index_bits)
+        out, census, skip = slice_level.sibia(
+            s, x, w.values, x_bits=x_bits, w_bits=w.bits, vector=w.vector, index_bits=w.index_bits
+        )
     return GemmResult(out, assemble(s, census, compensate=False, compressed_storage=False, skipped=skip))

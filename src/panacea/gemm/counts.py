@@ -15,22 +15,28 @@ numbers of lower slices:
 The compensator (eq. 6) accumulates every loaded weight slice once per stored activation vector,
 ``sum_k S_x[k] (WH[k] + l_w M)`` additions with ``S_x[k]`` the stored activation vectors at ``k``,
 then multiplies each of the ``M N`` accumulated sums by ``r`` once (none when ``r = 0``: the term
-vanishes). ``adds`` counts one accumulation per product, the compensator's accumulations and one
-addition per output to apply the compensation. Stored bits: Panacea keeps top slices RLE'd
+vanishes).
+
+Grouped GEMMs (a grouped convolution as ``groups`` GEMMs stacked along K, ``M`` outputs each)
+follow the same rules with ``K`` the stacked length: every column k belongs to one group, whose
+``M`` outputs are the only ones it feeds; there are ``groups * M * N`` outputs.
+
+``adds`` counts one accumulation per product, the compensator's accumulations and one addition per
+output to apply the compensation. Stored bits: Panacea keeps top slices RLE'd
 (``b`` bits per index entry plus 4 per stored slice) and lower slices dense; Sibia keeps every
 slice dense. Dense references: ``n_w n_x N M K`` multiplications and ``4 n`` bits per element.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
 import torch
 
 from panacea.formats import SLICE_BITS
 
-Skipped = Literal["activations", "weights", "both", "none"]
+Skipped = Literal["activations", "weights", "both", "none", "mixed"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,14 @@ class GemmCounts:
         """4b x 4b multiplications executed by the bit-slice GEMMs (compensation excluded)."""
         return self.mults_hh + self.mults_hl + self.mults_lh + self.mults_ll
 
+    def __add__(self, other: GemmCounts) -> GemmCounts:
+        """Counts of two GEMMs together (calls of a layer, layers of a model); ``skipped`` becomes
+        ``"mixed"`` where they differ."""
+        if not isinstance(other, GemmCounts):
+            return NotImplemented
+        values = {f: getattr(self, f) + getattr(other, f) for f in _COUNT_FIELDS}
+        return GemmCounts(**values, skipped=self.skipped if self.skipped == other.skipped else "mixed")
+
     def to_dict(self) -> dict[str, int | float | str]:
         d: dict[str, int | float | str] = asdict(self)
         d.update(
@@ -86,6 +100,9 @@ class GemmCounts:
             mults=self.mults,
         )
         return d
+
+
+_COUNT_FIELDS = [f.name for f in fields(GemmCounts) if f.name != "skipped"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +133,7 @@ class Shape:
     w_slices: int
     x_has_top: bool  # whether the operand has a compressible high-order slice
     w_has_top: bool
+    groups: int = 1  # independent GEMMs stacked along K (grouped convolution): m is per group
 
 
 def assemble(s: Shape, c: Census, *, compensate: bool, compressed_storage: bool, skipped: Skipped) -> GemmCounts:
@@ -129,7 +147,7 @@ def assemble(s: Shape, c: Census, *, compensate: bool, compressed_storage: bool,
     mults_ll = w_low * x_low * n * m * k
     mults = mults_hh + mults_hl + mults_lh + mults_ll
     comp_adds = int((c.x_stored_k * (c.wh + w_low * m)).sum()) if compensate else 0
-    comp_mults = m * n if compensate else 0
+    comp_mults = s.groups * m * n if compensate else 0
     dense_w_bits = SLICE_BITS * s.w_slices * m * k
     dense_x_bits = SLICE_BITS * s.x_slices * n * k
     if compressed_storage:

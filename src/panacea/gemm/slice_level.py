@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from panacea.gemm.counts import Census, Shape, Skipped
-from panacea.intmm import int_matmul
+from panacea.intmm import grouped_matmul
 from panacea.rle import rle_decode, rle_encode
 from panacea.slicing import (
     act_slice_shifts,
@@ -87,19 +87,19 @@ def census(s: Shape, x_top: TopSlices | None, w_top: TopSlices | None) -> Census
     )
 
 
-def _slice_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """One slice-pair GEMM of 4-bit slices (unsigned [0, 15] or signed [-8, 7]) -> int64."""
-    return int_matmul(a, b, a_range=(-8, 15), b_range=(-8, 15))
+def _slice_mm(a: torch.Tensor, b: torch.Tensor, groups: int) -> torch.Tensor:
+    """One slice-pair GEMM of 4-bit slices (unsigned [0, 15] or signed [-8, 7]) -> int64 ``[N, G*M]``."""
+    return grouped_matmul(a, b, groups=groups, a_range=(-8, 15), b_range=(-8, 15))
 
 
 def bitslice_products(
-    x_parts: list[tuple[torch.Tensor, int]], w_parts: list[tuple[torch.Tensor, int]], n: int, m: int
+    s: Shape, x_parts: list[tuple[torch.Tensor, int]], w_parts: list[tuple[torch.Tensor, int]]
 ) -> torch.Tensor:
     """``sum over slice pairs of (X_s @ W_t.T) * 2^(shift_s + shift_t)``: the bit-slice GEMMs."""
-    out = torch.zeros((n, m), dtype=torch.int64)
+    out = torch.zeros((s.n, s.groups * s.m), dtype=torch.int64)
     for xs, x_shift in x_parts:
         for ws, w_shift in w_parts:
-            out += _slice_mm(xs, ws) * (1 << (x_shift + w_shift))
+            out += _slice_mm(xs, ws, s.groups) * (1 << (x_shift + w_shift))
     return out
 
 
@@ -127,47 +127,54 @@ def aqs(
     if w_top is not None:
         w_parts[0] = (w_top.values, w_parts[0][1])
 
-    out = bitslice_products(x_parts, w_parts, s.n, s.m)
+    out = bitslice_products(s, x_parts, w_parts)
     if r:
         # Eq. (6): W X_H = W X_H^U + r W 1 - r W 1_U. The compensator accumulates, per activation
         # token, the loaded weight slices at every k whose activation vector is stored (1_U), then
-        # multiplies by r; r W 1 is the offline bias fold.
+        # multiplies by r; r W 1 is the offline bias fold (per output channel of each group).
         ones_u = x_top.present.to(torch.int8)
-        w_1u = torch.zeros((s.n, s.m), dtype=torch.int64)
-        bias_fold = torch.zeros(s.m, dtype=torch.int64)
+        w_1u = torch.zeros((s.n, s.groups * s.m), dtype=torch.int64)
+        bias_fold = torch.zeros(s.groups * s.m, dtype=torch.int64)
         for ws_, shift in w_parts:
-            w_1u += _slice_mm(ones_u, ws_) * (1 << shift)
-            bias_fold += ws_.sum(dim=1, dtype=torch.int64) * (1 << shift)
+            w_1u += _slice_mm(ones_u, ws_, s.groups) * (1 << shift)
+            row_sums = ws_.to(torch.int64).reshape(s.m, s.groups, -1).sum(dim=2)  # [M, G]
+            bias_fold += row_sums.t().reshape(-1) * (1 << shift)
         out += (r << x_shifts[0]) * (bias_fold - w_1u)
     return out, census(s, x_top, w_top)
 
 
-def sibia_skip(x_stored: torch.Tensor, w_stored: torch.Tensor) -> Skipped:
-    """The operand Sibia skips: the one with the higher top-slice vector sparsity (ties: activations)."""
-    if x_stored.numel() == 0:  # 4-bit operands have no high-order slice
+def sibia_skip(x_stored: torch.Tensor | None, w_stored: torch.Tensor | None) -> Skipped:
+    """The operand Sibia skips: the one with the higher top-slice vector sparsity (ties: activations).
+
+    An operand without a high-order slice (4 bits, or ``None``) has nothing to skip.
+    """
+    x_ok = x_stored is not None and x_stored.numel() > 0
+    w_ok = w_stored is not None and w_stored.numel() > 0
+    if not (x_ok or w_ok):
         return "none"
+    if not w_ok:
+        return "activations"
+    if not x_ok:
+        return "weights"
     x_dense = int(x_stored.sum()) * w_stored.numel()
     return "activations" if x_dense <= int(w_stored.sum()) * x_stored.numel() else "weights"
 
 
 def sibia(
-    s: Shape, x: torch.Tensor, w: torch.Tensor, *, bits: int, vector: int, index_bits: int
+    s: Shape, x: torch.Tensor, w: torch.Tensor, *, x_bits: int, w_bits: int, vector: int, index_bits: int
 ) -> tuple[torch.Tensor, Census, Skipped]:
     """Sibia: SBR on both operands, RLE and skip the sparser operand's all-zero top vectors."""
-    xs, ws = sbr_slices(x, bits), sbr_slices(w, bits)
-    shifts = sbr_slice_shifts(bits)
-    x_parts = list(zip(xs, shifts, strict=True))
-    w_parts = list(zip(ws, shifts, strict=True))
-    x_top = w_top = None
-    skip: Skipped = "none"
-    if s.w_has_top:
-        x_top, w_top = dense_top(xs[0], vector), dense_top(ws[0], vector)
-        skip = sibia_skip(x_top.stored, w_top.stored)
-        if skip == "activations":
-            x_top = through_rle(xs[0], 0, vector, index_bits)
-        else:
-            w_top = through_rle(ws[0], 0, vector, index_bits)
-        x_parts[0] = (x_top.values, shifts[0])
-        w_parts[0] = (w_top.values, shifts[0])
-    out = bitslice_products(x_parts, w_parts, s.n, s.m)
+    xs, ws = sbr_slices(x, x_bits), sbr_slices(w, w_bits)
+    x_parts = list(zip(xs, sbr_slice_shifts(x_bits), strict=True))
+    w_parts = list(zip(ws, sbr_slice_shifts(w_bits), strict=True))
+    x_top = dense_top(xs[0], vector) if s.x_has_top else None
+    w_top = dense_top(ws[0], vector) if s.w_has_top else None
+    skip = sibia_skip(x_top.stored if x_top else None, w_top.stored if w_top else None)
+    if skip == "activations":
+        x_top = through_rle(xs[0], 0, vector, index_bits)
+        x_parts[0] = (x_top.values, x_parts[0][1])
+    elif skip == "weights":
+        w_top = through_rle(ws[0], 0, vector, index_bits)
+        w_parts[0] = (w_top.values, w_parts[0][1])
+    out = bitslice_products(s, x_parts, w_parts)
     return out, census(s, x_top, w_top), skip

@@ -1,0 +1,104 @@
+"""Running a model on calibration batches, and finding its repeated blocks."""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from panacea.models.gemms import GemmSite
+
+Batch = Any  # a tensor (positional input), a tuple/list (positional inputs) or a dict (keyword inputs)
+
+
+@contextlib.contextmanager
+def inference(model: nn.Module) -> Iterator[None]:
+    """Eval mode, no autograd, and no KV cache (Hugging Face ``config.use_cache``), restored after."""
+    was_training = model.training
+    config = getattr(model, "config", None)
+    use_cache = getattr(config, "use_cache", None)
+    model.eval()
+    if use_cache:
+        config.use_cache = False
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+        if use_cache:
+            config.use_cache = use_cache
+
+
+def run(model: nn.Module, batch: Batch) -> Any:
+    """Call ``model`` on one batch: ``model(**batch)``, ``model(*batch)`` or ``model(batch)``."""
+    if isinstance(batch, dict):
+        return model(**batch)
+    if isinstance(batch, (tuple, list)):
+        return model(*batch)
+    return model(batch)
+
+
+def as_batches(batches: Any) -> list[Batch]:
+    """Materialise calibration batches (they are read several times); at least one is required."""
+    if isinstance(batches, torch.Tensor):
+        batches = [batches]
+    try:
+        out = list(batches)
+    except TypeError as err:
+        raise TypeError(f"batches must be an iterable of model inputs, got {type(batches).__name__}") from err
+    if not out:
+        raise ValueError("batches is empty: calibration needs at least one batch of model inputs")
+    return out
+
+
+class SameInput:
+    """A memo keyed by the identity of an input tensor within one forward pass.
+
+    Sites fed the very same tensor object (q/k/v projections, gate/up) can share work on it. The
+    identity is the object, checked through a weak reference: a tensor freed mid-pass may see its
+    ``id()`` or its memory reused by another one, which must not match.
+    """
+
+    def __init__(self):
+        self._memo: dict[int, tuple[weakref.ref, Any]] = {}
+
+    def get(self, x: torch.Tensor) -> Any:
+        entry = self._memo.get(id(x))
+        return entry[1] if entry is not None and entry[0]() is x else None
+
+    def put(self, x: torch.Tensor, value: Any) -> None:
+        self._memo[id(x)] = (weakref.ref(x), value)
+
+    def clear(self) -> None:
+        self._memo.clear()
+
+
+@contextlib.contextmanager
+def input_hooks(sites: Sequence[GemmSite], fn) -> Iterator[None]:
+    """Call ``fn(site, x)`` with each site's input tensor whenever the site runs."""
+    handles = [site.module.register_forward_pre_hook(lambda _m, args, site=site: fn(site, args[0])) for site in sites]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def find_blocks(model: nn.Module, sites: Sequence[GemmSite]) -> tuple[nn.ModuleList, list[list[GemmSite]]] | None:
+    """The model's repeated blocks: the ``nn.ModuleList`` of two or more modules holding the most
+    GEMM sites (transformer layers, EfficientNet blocks), with the sites of each block; ``None``
+    if there is none. Blocks are assumed to run in order, each on the previous one's output."""
+    by_module = {id(s.module): s for s in sites}
+    best, best_count = None, 0
+    for _, module in model.named_modules():
+        if not isinstance(module, nn.ModuleList) or len(module) < 2:
+            continue
+        per_block = [[by_module[id(m)] for m in block.modules() if id(m) in by_module] for block in module]
+        count = sum(map(len, per_block))
+        if count > best_count:
+            best, best_count = (module, per_block), count
+    return best

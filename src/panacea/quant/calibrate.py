@@ -1,0 +1,308 @@
+"""Post-training calibration: model + calibration batches + config -> :class:`QuantRecipe`.
+
+Flow (paper Fig. 6, section III-C), all streaming — no activations are kept:
+
+1. Weights: symmetric per channel (or group), rounded to nearest or by OPTQ (:mod:`gptq`).
+2. One forward pass of the floating-point model with an :class:`ActivationObserver` on every GEMM
+   input (sites fed the same tensor, like q/k/v projections, share one).
+3. Per layer: the clipping range (``minmax``/``percentile``/``mse``) gives the scale and the
+   calibrated zero point; ``sigma`` of the quantized activations picks the DBS type; ZPM moves the
+   zero point (``paper``: eq. 7) or searches it (``search``, below).
+4. ZPM search: a second pass (possibly over the first batches only) that, for every candidate
+   zero point ``z'`` of the calibrated zero point's HO bin, counts the compressed activation
+   vectors at once: with ``q0 = round(x / scale)`` a vector is compressed for ``z'`` exactly when
+   ``clamp(min q0 + z')`` and ``clamp(max q0 + z')`` both fall in the bin, so each vector adds
+   one to an interval of candidates. Candidates whose expected quantization error (from the
+   histogram) exceeds the calibrated zero point's by more than ``zpm_error_tolerance`` are
+   discarded; among the rest, the most compressed vectors win, ties going to the bin's middle.
+
+:func:`calibrate_many` calibrates several configurations with shared passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from panacea.formats import ho_shift
+from panacea.models.gemms import GemmSite, find_gemms
+from panacea.models.run import Batch, SameInput, as_batches, inference, input_hooks, run
+from panacea.quant.config import CalibrationConfig, LayerSettings
+from panacea.quant.dbs import dbs_lo_bits
+from panacea.quant.gptq import optq_weights, rtn_quantize
+from panacea.quant.observers import ActivationObserver
+from panacea.quant.primitives import asymmetric_qparams
+from panacea.quant.recipe import LayerRecipe, QuantRecipe, sym_act_bits
+from panacea.quant.zpm import zpm_zero_point
+
+Progress = Callable[[str, int, int], None]
+
+
+def calibrate(
+    model: nn.Module,
+    batches: Iterable[Batch],
+    config: CalibrationConfig | None = None,
+    *,
+    progress: Progress | None = None,
+) -> QuantRecipe:
+    """Calibrate ``model`` on ``batches`` (model inputs: tensors, tuples or keyword dicts)."""
+    return calibrate_many(model, batches, {"recipe": config or CalibrationConfig()}, progress=progress)["recipe"]
+
+
+# --------------------------------------------------------------------------- shared passes
+
+
+class _Observers:
+    """One observer per distinct GEMM input of a forward pass."""
+
+    def __init__(self):
+        self.by_site: dict[str, ActivationObserver] = {}
+        self._batch = SameInput()
+
+    def __call__(self, site: GemmSite, x: torch.Tensor) -> None:
+        shared = self._batch.get(x)
+        own = self.by_site.get(site.name)
+        if shared is not None and (own is None or own is shared):
+            self.by_site[site.name] = shared  # the very tensor a site already observed
+            return
+        if own is None:
+            own = self.by_site[site.name] = ActivationObserver()
+        own.update(x)
+        self._batch.put(x, own)
+
+    def next_batch(self) -> None:
+        self._batch.clear()
+
+
+def _observe(model: nn.Module, sites: list[GemmSite], batches: list[Batch], progress: Progress | None) -> dict:
+    observers = _Observers()
+    with inference(model), input_hooks(sites, observers):
+        for i, b in enumerate(batches):
+            run(model, b)
+            observers.next_batch()
+            if progress:
+                progress("observe", i + 1, len(batches))
+    missing = [s.name for s in sites if s.name not in observers.by_site]
+    if missing:
+        raise ValueError(
+            f"GEMMs never ran on the calibration batches: {missing[:5]}{'...' if len(missing) > 5 else ''}"
+        )
+    return observers.by_site
+
+
+@dataclass(frozen=True)
+class _Search:
+    """One ZPM search: a site, its scale and the HO bin ``[base, base + width)`` of candidates."""
+
+    site: str
+    scale: float
+    base: int
+    width: int
+    qmax: int
+    vector: int
+    batches: int
+
+
+def _vector_minmax(q0: torch.Tensor, vector: int) -> tuple[torch.Tensor, torch.Tensor]:
+    rows, k = q0.shape
+    full = rows // vector
+    head = q0[: full * vector].reshape(full, vector, k)
+    mins, maxs = [head.amin(dim=1)], [head.amax(dim=1)]
+    if rows % vector:
+        mins.append(q0[full * vector :].amin(dim=0, keepdim=True))
+        maxs.append(q0[full * vector :].amax(dim=0, keepdim=True))
+    return torch.cat(mins).reshape(-1), torch.cat(maxs).reshape(-1)
+
+
+def _interval_counts(q0: torch.Tensor, s: _Search) -> torch.Tensor:
+    """Compressed vectors per candidate zero point ``base + i``, ``i < width`` (see module docs)."""
+    vmin, vmax = _vector_minmax(q0, s.vector)
+    top = s.base + s.width - 1
+    # clamp(vmin + z) >= base needs z >= base - vmin unless the bin starts at 0 (clamping helps)
+    start = torch.full_like(vmin, s.base) if s.base == 0 else torch.clamp(s.base - vmin, min=s.base)
+    end = torch.full_like(vmax, top) if top == s.qmax else torch.clamp(top - vmax, max=top)
+    valid = start <= end
+    start, end = (start[valid] - s.base).long(), (end[valid] - s.base).long()
+    delta = (
+        torch.bincount(start, minlength=s.width + 1)[: s.width + 1]
+        - torch.bincount(end + 1, minlength=s.width + 1)[: s.width + 1]
+    )
+    return torch.cumsum(delta, 0)[: s.width]
+
+
+def _measure(model, sites: dict[str, GemmSite], searches: list[_Search], batches: list[Batch], progress) -> dict:
+    counts = {s: torch.zeros(s.width, dtype=torch.int64) for s in searches}
+    by_site: dict[str, list[_Search]] = {}
+    for s in searches:
+        by_site.setdefault(s.site, []).append(s)
+    n = max(s.batches for s in searches)
+    state = {"batch": 0}
+
+    def hook(site: GemmSite, x: torch.Tensor) -> None:
+        todo = [s for s in by_site.get(site.name, ()) if state["batch"] < s.batches]
+        if not todo:
+            return
+        cols = site.input_matrix(x).float()
+        for s in todo:
+            # Beyond +-(qmax + 1) every candidate clamps alike: clamping q0 there changes no count.
+            q0 = torch.round(cols / s.scale).clamp_(-(s.qmax + 1), s.qmax + 1).to(torch.int32)
+            counts[s] += _interval_counts(q0, s)
+
+    hooked = [sites[name] for name in by_site]
+    with inference(model), input_hooks(hooked, hook):
+        for i, b in enumerate(batches[:n]):
+            state["batch"] = i
+            run(model, b)
+            if progress:
+                progress("zpm search", i + 1, n)
+    return counts
+
+
+# --------------------------------------------------------------------------- per-layer parameters
+
+
+@dataclass
+class _Act:
+    """Activation parameters of one layer under one config, before the ZPM search resolves."""
+
+    symmetric: bool
+    scale: float
+    zero_point: int
+    calibrated: int
+    lo_bits: int
+    x_range: tuple[float, float]
+    sigma: float
+    search: _Search | None = None
+
+
+def _activation(input_site: str, obs: ActivationObserver, s: LayerSettings, c: CalibrationConfig) -> _Act:
+    """``input_site``: the first site fed the same input (its ZPM search serves all of them)."""
+    if c.scheme == "sym":
+        qmax = 2 ** (sym_act_bits(s.x_bits) - 1) - 1
+        lo, hi = obs.range(c.observer, levels=2 * qmax + 1, percentile=c.percentile, symmetric=True)
+        scale = max(hi, torch.finfo(torch.float32).tiny) / qmax
+        return _Act(True, scale, 0, 0, 4, (lo, hi), obs.std / scale)
+    levels = 2**s.x_bits
+    lo, hi = obs.range(c.observer, levels=levels, percentile=c.percentile)
+    scale, z = asymmetric_qparams(lo, hi, s.x_bits)
+    sigma = obs.std / scale
+    lo_bits = dbs_lo_bits(sigma, c.dbs_target, x_bits=s.x_bits) if c.dbs else 4
+    act = _Act(False, scale, z, z, lo_bits, (lo, hi), sigma)
+    if c.zpm == "paper":
+        act.zero_point = zpm_zero_point(z, lo_bits=lo_bits, x_bits=s.x_bits)
+    elif c.zpm == "search":
+        width = 1 << ho_shift(s.x_bits, lo_bits)
+        batches = c.zpm_search_batches or 1 << 30
+        act.search = _Search(input_site, scale, (z // width) * width, width, levels - 1, c.vector, batches)
+    return act
+
+
+def _resolve_search(act: _Act, counts: torch.Tensor, obs: ActivationObserver, c: CalibrationConfig) -> int:
+    s = act.search
+    cand = torch.arange(s.base, s.base + s.width, dtype=torch.float64)
+    err = obs.clip_mse(-cand * s.scale, (s.qmax - cand) * s.scale, s.qmax + 1)
+    allowed = err <= err[act.calibrated - s.base] * (1 + c.zpm_error_tolerance) + 1e-30
+    middle = s.base + s.width // 2
+    best = max(
+        (i for i in range(s.width) if bool(allowed[i])),
+        key=lambda i: (int(counts[i]), -abs(s.base + i - middle)),
+    )
+    return s.base + best
+
+
+# --------------------------------------------------------------------------- the entry point
+
+
+def _layer_settings(site: GemmSite, c: CalibrationConfig) -> LayerSettings | None:
+    """A layer's settings; a grouped convolution is quantized per output channel, i.e. in weight
+    groups of its per-group K along the stacked im2col axis (any other group size is ignored)."""
+    s = c.layer(site.name)
+    if s is None or site.groups == 1:
+        return s
+    return s.model_copy(update={"w_group_size": site.k})
+
+
+def calibrate_many(
+    model: nn.Module,
+    batches: Iterable[Batch],
+    configs: Mapping[str, CalibrationConfig],
+    *,
+    progress: Progress | None = None,
+) -> dict[str, QuantRecipe]:
+    """Calibrate several configurations of one model on the same batches, sharing the passes."""
+    if not configs:
+        raise ValueError("configs is empty")
+    batches = as_batches(batches)
+    inventory = find_gemms(model)
+    if not inventory.sites:
+        extra = f"; weighted modules it cannot read: {inventory.unsupported[:5]}" if inventory.unsupported else ""
+        raise ValueError(f"the model has no GEMM panacea can quantize (nn.Linear, Conv1D, nn.Conv2d){extra}")
+    sites = {s.name: s for s in inventory.sites}
+    settings = {key: {n: _layer_settings(sites[n], c) for n in sites} for key, c in configs.items()}
+    active = sorted({n for per in settings.values() for n, st in per.items() if st is not None}, key=list(sites).index)
+    if not active:
+        raise ValueError("every GEMM of the model is skipped by the configuration")
+
+    observers = _observe(model, [sites[n] for n in active], batches, progress)
+    first_reader: dict[int, str] = {}
+    input_site = {n: first_reader.setdefault(id(observers[n]), n) for n in active}
+
+    weights: dict[tuple, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
+    weight_key: dict[str, tuple] = {}
+    acts: dict[str, dict[str, _Act]] = {}
+    for key, c in configs.items():
+        quantized = [n for n in active if settings[key][n] is not None]
+        wkey = weight_key[key] = (
+            (c.optq, c.optq_damp, c.optq_act_order, c.optq_block_size) if c.optq else (False,),
+            tuple((n, settings[key][n]) for n in quantized),
+        )
+        if wkey not in weights:
+            if c.optq:
+                weights[wkey] = optq_weights(model, [sites[n] for n in quantized], settings[key], batches, c)
+            else:
+                weights[wkey] = {
+                    n: rtn_quantize(
+                        sites[n].weight_matrix().float(), settings[key][n].w_bits, settings[key][n].w_group_size
+                    )
+                    for n in quantized
+                }
+        acts[key] = {n: _activation(input_site[n], observers[n], settings[key][n], c) for n in quantized}
+
+    searches = {a.search for per in acts.values() for a in per.values() if a.search is not None}
+    if searches:
+        counts = _measure(model, sites, sorted(searches, key=lambda s: (s.site, s.base, s.width)), batches, progress)
+        for key, per in acts.items():
+            for n, a in per.items():
+                if a.search is not None:
+                    a.zero_point = _resolve_search(a, counts[a.search], observers[n], configs[key])
+
+    recipes = {}
+    for key, c in configs.items():
+        layers, tensors = {}, {}
+        for n, a in acts[key].items():
+            site, st = sites[n], settings[key][n]
+            layers[n] = LayerRecipe(
+                name=n,
+                kind=site.kind,
+                k=site.k,
+                m=site.m,
+                groups=site.groups,
+                w_bits=st.w_bits,
+                w_group_size=st.w_group_size,
+                x_bits=st.x_bits,
+                symmetric=a.symmetric,
+                x_scale=a.scale,
+                zero_point=a.zero_point,
+                lo_bits=a.lo_bits,
+                calibrated_zero_point=a.calibrated,
+                x_range=a.x_range,
+                sigma=a.sigma,
+            )
+            w_q, w_scale = weights[weight_key[key]][n]
+            tensors[f"{n}/w_q"], tensors[f"{n}/w_scale"] = w_q, w_scale.to(torch.float32)
+        skipped = [n for n in sites if n not in layers]
+        recipes[key] = QuantRecipe(c, layers, tensors, skipped).validate()
+    return recipes

@@ -1,0 +1,133 @@
+"""How to calibrate: a validated configuration (pydantic), with per-layer overrides."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from panacea.formats import ACT_BITS, WEIGHT_BITS
+from panacea.quant.observers import RANGE_METHODS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LayerOverride(_Strict):
+    """Settings for the layers whose names match the glob ``pattern`` (first match wins)."""
+
+    pattern: str
+    w_bits: int | None = None
+    x_bits: int | None = None
+    w_group_size: int | None = Field(default=None, ge=1)
+    skip: bool = False
+
+    @field_validator("w_bits")
+    @classmethod
+    def _w_bits(cls, v: int | None) -> int | None:
+        if v is not None and v not in WEIGHT_BITS:
+            raise ValueError(f"w_bits must be one of {list(WEIGHT_BITS)}")
+        return v
+
+    @field_validator("x_bits")
+    @classmethod
+    def _x_bits(cls, v: int | None) -> int | None:
+        if v is not None and v not in ACT_BITS:
+            raise ValueError(f"x_bits must be one of {list(ACT_BITS)}")
+        return v
+
+
+class LayerSettings(_Strict):
+    """The settings that apply to one layer after overrides."""
+
+    w_bits: int
+    x_bits: int
+    w_group_size: int | None
+
+
+class CalibrationConfig(_Strict):
+    """Post-training quantization the Panacea way (paper sections II-A, III-C).
+
+    - ``scheme``: ``"asym"`` (unsigned activations with a zero point, Panacea) or ``"sym"``
+      (signed symmetric activations with ``3n+1`` bits for ``x_bits = 4n``: 7 for 8, Sibia).
+    - weights: symmetric, ``w_bits``, per output channel or per ``w_group_size`` input channels;
+      ``optq`` runs OPTQ/GPTQ (Hessian from calibration inputs, ``optq_damp`` dampening,
+      ``optq_act_order``, layers processed block by block) instead of rounding to nearest.
+    - activations: static per-layer range from ``observer`` (``minmax``, ``percentile`` at
+      ``percentile``, or ``mse``).
+    - ``zpm``: ``None``, ``"paper"`` (eq. 7: the middle of the HO bin) or ``"search"`` (the zero
+      point within the HO bin with the most compressed vectors on the calibration data, among those
+      whose expected quantization error grows by at most ``zpm_error_tolerance`` relative to the
+      calibrated zero point's; the calibrated zero point itself is a candidate, so it never lowers
+      the measured sparsity). ``zpm_search_batches`` limits that measurement to the first batches.
+    - ``dbs``: pick the DBS type per layer from the quantized activations' sigma for
+      ``dbs_target`` slice sparsity, then apply ZPM for that type.
+    - ``skip``: glob patterns of GEMMs left in floating point (the LM head by default);
+      ``overrides``: per-layer bits and group sizes (e.g. 10-bit MLP weights for GPT-2, 12-bit
+      inputs for Llama's down-projection).
+    - ``vector``/``index_bits``: slice-vector length and RLE index width, for the measurements.
+    """
+
+    scheme: Literal["asym", "sym"] = "asym"
+    w_bits: int = 7
+    x_bits: int = 8
+    w_group_size: int | None = Field(default=None, ge=1)
+    observer: str = "minmax"
+    percentile: float = Field(default=99.99, gt=50.0, le=100.0)
+    zpm: Literal["paper", "search"] | None = "search"
+    zpm_error_tolerance: float = Field(default=0.25, ge=0.0)
+    zpm_search_batches: int | None = Field(default=None, ge=1)
+    dbs: bool = True
+    dbs_target: float = Field(default=0.9, gt=0.0, lt=1.0)
+    optq: bool = False
+    optq_damp: float = Field(default=0.01, gt=0.0)
+    optq_act_order: bool = True
+    optq_block_size: int = Field(default=128, ge=1)
+    skip: tuple[str, ...] = ("lm_head",)
+    overrides: tuple[LayerOverride, ...] = ()
+    vector: int = Field(default=4, ge=1, le=64)
+    index_bits: int = Field(default=4, ge=1, le=16)
+
+    @field_validator("w_bits")
+    @classmethod
+    def _w_bits(cls, v: int) -> int:
+        if v not in WEIGHT_BITS:
+            raise ValueError(f"w_bits must be one of {list(WEIGHT_BITS)}")
+        return v
+
+    @field_validator("x_bits")
+    @classmethod
+    def _x_bits(cls, v: int) -> int:
+        if v not in ACT_BITS:
+            raise ValueError(f"x_bits must be one of {list(ACT_BITS)}")
+        return v
+
+    @field_validator("observer")
+    @classmethod
+    def _observer(cls, v: str) -> str:
+        if v not in RANGE_METHODS:
+            raise ValueError(f"observer must be one of {list(RANGE_METHODS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _sym_has_no_zero_point(self) -> CalibrationConfig:
+        if self.scheme == "sym" and (self.zpm is not None or self.dbs):
+            raise ValueError("scheme 'sym' has no zero point: set zpm=None and dbs=False")
+        return self
+
+    def layer(self, name: str) -> LayerSettings | None:
+        """The settings of layer ``name``, or ``None`` if it stays in floating point."""
+        if any(fnmatch.fnmatchcase(name, p) for p in self.skip):
+            return None
+        for o in self.overrides:
+            if fnmatch.fnmatchcase(name, o.pattern):
+                if o.skip:
+                    return None
+                return LayerSettings(
+                    w_bits=o.w_bits or self.w_bits,
+                    x_bits=o.x_bits or self.x_bits,
+                    w_group_size=o.w_group_size if o.w_group_size is not None else self.w_group_size,
+                )
+        return LayerSettings(w_bits=self.w_bits, x_bits=self.x_bits, w_group_size=self.w_group_size)

@@ -1,0 +1,188 @@
+"""Quantized inference: every GEMM of a model computes on integers as the accelerator would.
+
+:class:`QuantizedGemm` replaces a GEMM module. Per call it quantizes the input with the layer's
+static scale and zero point (asymmetric unsigned, ZPM's zero point, DBS's dropped LSBs; or
+symmetric signed for the Sibia scheme), multiplies the integers exactly with the integer weights,
+and dequantizes with the zero-point term folded into the bias (eq. 3):
+
+    y = s_x s_w (acc - z' W 1) + b,        z' = zero_point - dbs_truncation_bias(lo_bits)
+
+so accuracy numbers carry every loss the hardware has. Per-group weight scales (OPTQ groups) give
+one integer GEMM per weight group; grouped convolutions one per convolution group.
+
+:func:`quantize` swaps the modules in place; :func:`quantized` does it for the duration of a
+``with`` block and restores the model afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from panacea.formats import weight_qmax
+from panacea.gemm import GemmCounts, PackedWeights, aqs_gemm, bitslice_gemm, pack_weights
+from panacea.intmm import grouped_matmul
+from panacea.models.gemms import GemmSite, find_gemms
+from panacea.quant.dbs import dbs_truncation_bias
+from panacea.quant.recipe import LayerRecipe, QuantRecipe, sym_act_bits
+from panacea.slicing import dbs_truncate
+
+
+def dequantize_gemm(
+    acc: torch.Tensor, layer: LayerRecipe, row_sums: torch.Tensor, w_scale: torch.Tensor
+) -> torch.Tensor:
+    """Float32 result of an integer GEMM ``acc[N, C]`` (per output column: ``row_sums[C]`` = the
+    integer weights' sums, ``w_scale[C]``), with the zero-point and DBS terms folded in."""
+    scale = layer.x_scale * w_scale.to(torch.float64)
+    if layer.symmetric:
+        return (acc.to(torch.float64) * scale).to(torch.float32)
+    centred = (acc - layer.zero_point * row_sums).to(torch.float64)
+    bias = dbs_truncation_bias(layer.lo_bits)
+    if bias:
+        centred += bias * row_sums.to(torch.float64)
+    return (centred * scale).to(torch.float32)
+
+
+def quantize_input(cols: torch.Tensor, layer: LayerRecipe) -> torch.Tensor:
+    """The activation integers the hardware receives: asymmetric with DBS truncation, or symmetric."""
+    if layer.symmetric:
+        q = layer.x_qmax
+        return torch.clamp(torch.round(cols / layer.x_scale), -q, q).to(torch.int8 if q < 128 else torch.int16)
+    x_q = torch.clamp(torch.round(cols / layer.x_scale) + layer.zero_point, 0, layer.x_qmax)
+    return dbs_truncate(x_q.to(torch.uint8 if layer.x_bits == 8 else torch.int16), layer.lo_bits, layer.x_bits)
+
+
+class QuantizedGemm(nn.Module):
+    """A GEMM module computing on integers exactly as the accelerator would (module docstring)."""
+
+    def __init__(
+        self,
+        site: GemmSite,
+        layer: LayerRecipe,
+        w_q: torch.Tensor,
+        w_scale: torch.Tensor,
+        *,
+        vector: int = 4,
+        index_bits: int = 4,
+    ):
+        super().__init__()
+        self.site = site  # a dataclass: the original module is not registered as a submodule
+        self.layer = layer
+        self.vector, self.index_bits = vector, index_bits
+        self.register_buffer("w_q", w_q)
+        self.register_buffer("w_scale", w_scale.to(torch.float32))
+        bias = getattr(site.module, "bias", None)
+        self.register_buffer("bias", None if bias is None else bias.detach().to(torch.float32))
+        groups, m, k = layer.groups, layer.m, layer.k
+        if groups > 1:  # per output channel (g, m) over its own K: columns in channel order g*M + m
+            self._row_sums = w_q.to(torch.int64).reshape(m, groups, k).sum(dim=2).t().reshape(-1)
+            self._col_scale = w_scale.t().reshape(-1)
+        else:
+            size = layer.w_group_size or k
+            self._parts = [slice(c, min(c + size, k)) for c in range(0, k, size)]
+            self._part_sums = [w_q[:, p].to(torch.int64).sum(dim=1) for p in self._parts]
+        self._x_range = (-layer.x_qmax, layer.x_qmax) if layer.symmetric else (0, layer.x_qmax)
+        q = weight_qmax(layer.w_bits)
+        self._w_range = (-q, q)
+        self._packed: PackedWeights | None = None
+        self.recorder = None  # a capture.Recorder, when capturing
+
+    @property
+    def packed(self) -> PackedWeights:
+        """The weights packed for the bit-slice GEMMs (built on first use)."""
+        if self._packed is None:
+            self._packed = pack_weights(
+                self.w_q, bits=self.layer.w_bits, vector=self.vector, index_bits=self.index_bits
+            )
+        return self._packed
+
+    def bitslice_forward(self, x_q: torch.Tensor) -> tuple[torch.Tensor, GemmCounts]:
+        """The float result through the accelerator's bit-slice GEMM, and that GEMM's counts."""
+        layer = self.layer
+        if layer.symmetric:
+            res = bitslice_gemm(x_q, self.packed, x_bits=sym_act_bits(layer.x_bits), groups=layer.groups)
+        else:
+            res = aqs_gemm(
+                x_q, self.packed, layer.zero_point, x_bits=layer.x_bits, lo_bits=layer.lo_bits, groups=layer.groups
+            )
+        if layer.groups > 1 or len(self._parts) == 1:
+            sums, scale = (
+                (self._row_sums, self._col_scale) if layer.groups > 1 else (self._part_sums[0], self.w_scale[:, 0])
+            )
+            return dequantize_gemm(res.output, layer, sums, scale), res.counts
+        return self._dequantized(x_q), res.counts
+
+    def _dequantized(self, x_q: torch.Tensor) -> torch.Tensor:
+        layer = self.layer
+        if layer.groups > 1:
+            acc = grouped_matmul(x_q, self.w_q, groups=layer.groups, a_range=self._x_range, b_range=self._w_range)
+            return dequantize_gemm(acc, layer, self._row_sums, self._col_scale)
+        y = None
+        for j, (part, sums) in enumerate(zip(self._parts, self._part_sums, strict=True)):
+            acc = grouped_matmul(
+                x_q[:, part], self.w_q[:, part], groups=1, a_range=self._x_range, b_range=self._w_range, b_rowsum=sums
+            )
+            term = dequantize_gemm(acc, layer, sums, self.w_scale[:, j])
+            y = term if y is None else y + term
+        return y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cols = self.site.input_matrix(x.to(torch.float32))
+        x_q = quantize_input(cols, self.layer)
+        if self.recorder is not None:
+            y, counts = self.bitslice_forward(x_q)
+            self.recorder.record(self, x_q, counts)
+        else:
+            y = self._dequantized(x_q)
+        if self.bias is not None:
+            y = y + self.bias
+        return self.site.output_from_matrix(y, x).to(x.dtype)
+
+
+def _modules(model: nn.Module, recipe: QuantRecipe) -> dict[str, QuantizedGemm]:
+    sites = find_gemms(model).by_name()
+    missing = [n for n in recipe.layers if n not in sites]
+    if missing:
+        raise ValueError(f"the recipe names GEMMs the model does not have: {missing[:5]}")
+    out = {}
+    for name, layer in recipe.layers.items():
+        site = sites[name]
+        if (site.kind, site.k, site.m, site.groups) != (layer.kind, layer.k, layer.m, layer.groups):
+            raise ValueError(
+                f"recipe layer {name!r} is a {layer.kind} [{layer.m} x {layer.groups}x{layer.k}], "
+                f"the model's is a {site.kind} [{site.m} x {site.groups}x{site.k}]"
+            )
+        w_q, w_scale = recipe.weight(name)
+        out[name] = QuantizedGemm(
+            site, layer, w_q, w_scale, vector=recipe.config.vector, index_bits=recipe.config.index_bits
+        )
+    return out
+
+
+def _swap(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    old = getattr(parent, child)
+    setattr(parent, child, new)
+    return old
+
+
+def quantize(model: nn.Module, recipe: QuantRecipe) -> nn.Module:
+    """Replace every GEMM of the recipe with its :class:`QuantizedGemm`, in place; returns ``model``."""
+    for name, module in _modules(model, recipe).items():
+        _swap(model, name, module)
+    return model
+
+
+@contextlib.contextmanager
+def quantized(model: nn.Module, recipe: QuantRecipe) -> Iterator[nn.Module]:
+    """``with quantized(model, recipe) as qmodel:`` runs ``model`` quantized, then restores it."""
+    originals = {name: _swap(model, name, module) for name, module in _modules(model, recipe).items()}
+    try:
+        yield model
+    finally:
+        for name, module in originals.items():
+            _swap(model, name, module)

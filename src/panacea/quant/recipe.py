@@ -1,0 +1,179 @@
+"""The result of calibration: per-layer quantization parameters, saved as JSON + safetensors.
+
+A :class:`QuantRecipe` holds, for every quantized GEMM, the integer weights in the GEMM layout
+``[M, groups * K]`` with their scales, and the static activation parameters (scale, zero point
+after ZPM, DBS ``lo_bits``). ``save(directory)`` writes ``recipe.safetensors`` then
+``recipe.json`` (which records the tensors' SHA-256), each through a temporary file and a rename,
+so a crash leaves either the old recipe or the new one; ``load`` validates the JSON (pydantic),
+the hash, and every tensor's shape, dtype and value range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from panacea._io import atomic_write
+from panacea.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, weight_qmax
+from panacea.quant.config import CalibrationConfig
+
+FORMAT = "panacea-recipe"
+VERSION = 1
+JSON_NAME, TENSORS_NAME = "recipe.json", "recipe.safetensors"
+
+
+def sym_act_bits(x_bits: int) -> int:
+    """Bits of symmetric (Sibia) activations for ``x_bits = 4n``: ``3n + 1`` (7 for 8, 10 for 12)."""
+    return 3 * (x_bits // 4) + 1
+
+
+class LayerRecipe(BaseModel):
+    """Quantization parameters of one GEMM (weights live in the recipe's tensors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: Literal["linear", "conv1d", "conv2d"]
+    k: int = Field(ge=1)
+    m: int = Field(ge=1)
+    groups: int = Field(default=1, ge=1)
+    w_bits: int
+    w_group_size: int | None = Field(default=None, ge=1)
+    x_bits: int
+    symmetric: bool
+    x_scale: float = Field(gt=0.0)
+    zero_point: int
+    lo_bits: int = 4
+    calibrated_zero_point: int
+    x_range: tuple[float, float]
+    sigma: float = Field(ge=0.0)  # std of the quantized activations, in steps
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LayerRecipe:
+        if self.w_bits not in WEIGHT_BITS:
+            raise ValueError(f"w_bits must be one of {list(WEIGHT_BITS)}")
+        if self.x_bits not in ACT_BITS:
+            raise ValueError(f"x_bits must be one of {list(ACT_BITS)}")
+        if self.lo_bits not in LO_BITS:
+            raise ValueError(f"lo_bits must be one of {list(LO_BITS)}")
+        if not math.isfinite(self.x_scale):
+            raise ValueError("x_scale must be finite")
+        if self.symmetric:
+            if self.zero_point != 0 or self.lo_bits != 4:
+                raise ValueError("symmetric activations have zero_point 0 and lo_bits 4")
+        elif not 0 <= self.zero_point <= 2**self.x_bits - 1:
+            raise ValueError(f"zero_point must be in [0, {2**self.x_bits - 1}]")
+        return self
+
+    @property
+    def x_qmax(self) -> int:
+        """Largest activation integer: ``2^b - 1`` (asymmetric) or ``2^(b'-1) - 1`` (symmetric)."""
+        return 2 ** (sym_act_bits(self.x_bits) - 1) - 1 if self.symmetric else 2**self.x_bits - 1
+
+    @property
+    def weight_shape(self) -> tuple[int, int]:
+        return self.m, self.groups * self.k
+
+    @property
+    def scale_columns(self) -> int:
+        k_total = self.groups * self.k
+        return 1 if self.w_group_size is None else math.ceil(k_total / self.w_group_size)
+
+
+class _RecipeFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["panacea-recipe"]
+    version: Literal[1]
+    config: CalibrationConfig
+    layers: list[LayerRecipe]
+    tensors_sha256: str
+    skipped: list[str] = []
+
+
+def _weight_key(name: str) -> str:
+    return f"{name}/w_q"
+
+
+def _scale_key(name: str) -> str:
+    return f"{name}/w_scale"
+
+
+@dataclass
+class QuantRecipe:
+    """Calibrated quantization of a model: ``layers`` by name and their integer weights."""
+
+    config: CalibrationConfig
+    layers: dict[str, LayerRecipe]
+    tensors: dict[str, torch.Tensor] = field(repr=False)
+    skipped: list[str] = field(default_factory=list)
+
+    def weight(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Integer weights ``[M, groups * K]`` and their scales ``[M, 1 or groups]`` of a layer."""
+        return self.tensors[_weight_key(name)], self.tensors[_scale_key(name)]
+
+    def validate(self) -> QuantRecipe:
+        """Check every layer's tensors against its parameters; raises ``ValueError``."""
+        for name, layer in self.layers.items():
+            for key in (_weight_key(name), _scale_key(name)):
+                if key not in self.tensors:
+                    raise ValueError(f"recipe layer {name!r} has no tensor {key!r}")
+            w_q, scale = self.weight(name)
+            if tuple(w_q.shape) != layer.weight_shape or w_q.dtype not in (torch.int8, torch.int16):
+                raise ValueError(
+                    f"recipe layer {name!r}: weights must be int8/int16 of shape {layer.weight_shape}, "
+                    f"got {w_q.dtype} {tuple(w_q.shape)}"
+                )
+            q = weight_qmax(layer.w_bits)
+            if w_q.numel() and (int(w_q.min()) < -q or int(w_q.max()) > q):
+                raise ValueError(f"recipe layer {name!r}: weights outside [-{q}, {q}] for {layer.w_bits} bits")
+            if tuple(scale.shape) != (layer.m, layer.scale_columns) or not bool((scale > 0).all()):
+                raise ValueError(
+                    f"recipe layer {name!r}: weight scales must be positive of shape "
+                    f"({layer.m}, {layer.scale_columns}), got {tuple(scale.shape)}"
+                )
+        return self
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``recipe.safetensors`` and ``recipe.json`` into ``directory`` (created if needed)."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        blob = save_tensors({k: v.contiguous() for k, v in self.tensors.items()})
+        doc = _RecipeFile(
+            format=FORMAT,
+            version=VERSION,
+            config=self.config,
+            layers=list(self.layers.values()),
+            tensors_sha256=hashlib.sha256(blob).hexdigest(),
+            skipped=self.skipped,
+        )
+        atomic_write(out / TENSORS_NAME, blob)
+        atomic_write(out / JSON_NAME, doc.model_dump_json(indent=1).encode())
+        return out
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> QuantRecipe:
+        """Read and validate a recipe written by :meth:`save`."""
+        src = Path(directory)
+        for name in (JSON_NAME, TENSORS_NAME):
+            if not (src / name).is_file():
+                raise FileNotFoundError(f"{src} holds no {name}: not a panacea recipe directory")
+        blob = (src / TENSORS_NAME).read_bytes()
+        try:
+            doc = _RecipeFile.model_validate(json.loads((src / JSON_NAME).read_text()))
+        except (ValidationError, json.JSONDecodeError) as err:
+            raise ValueError(f"{src / JSON_NAME} is not a valid panacea recipe: {err}") from err
+        if hashlib.sha256(blob).hexdigest() != doc.tensors_sha256:
+            raise ValueError(f"{src / TENSORS_NAME} does not match {src / JSON_NAME} (SHA-256 differs)")
+        recipe = cls(doc.config, {layer.name: layer for layer in doc.layers}, load_tensors(blob), doc.skipped)
+        return recipe.validate()

@@ -1,0 +1,61 @@
+"""Sparsity capture: per-layer workloads and totals, consistent with the GEMM counts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tiny_models import tiny_llama, token_batches
+
+import panacea
+from panacea.quant import CalibrationConfig, calibrate, capture, quantized
+from panacea.quant.inference import quantize_input
+
+
+@pytest.mark.parametrize("scheme", ["asym", "sym"])
+def test_capture_records_every_layer_and_call(scheme):
+    model = tiny_llama()
+    config = CalibrationConfig() if scheme == "asym" else CalibrationConfig(scheme="sym", zpm=None, dbs=False)
+    recipe = calibrate(model, token_batches(96), config)
+    batches = token_batches(96, 2, seed=3)
+    inputs: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad(), quantized(model, recipe):
+        mods = {m.layer.name: m for m in model.modules() if isinstance(m, panacea.quant.QuantizedGemm)}
+        handles = [
+            m.register_forward_pre_hook(lambda mod, a: inputs.setdefault(mod.layer.name, []).append(a[0]))
+            for m in mods.values()
+        ]
+        with capture(model) as rec:
+            for b in batches:
+                model(b)
+        for h in handles:
+            h.remove()
+    assert set(rec.layers) == set(recipe.layers)
+    for name, cap in rec.layers.items():
+        module = mods[name]
+        assert cap.calls == 2 and cap.tokens == 2 * 2 * 16
+        per_call = []
+        for x in inputs[name]:
+            x_q = quantize_input(module.site.input_matrix(x), module.layer)
+            if scheme == "asym":
+                per_call.append(
+                    panacea.aqs_gemm(x_q, module.packed, module.layer.zero_point, lo_bits=module.layer.lo_bits).counts
+                )
+            else:
+                per_call.append(panacea.bitslice_gemm(x_q, module.packed, x_bits=7).counts)
+        assert cap.workload.counts == per_call[0]
+        assert cap.counts == per_call[0] + per_call[1]
+        w = cap.workload
+        assert (w.n, w.k, w.m, w.groups) == (32, module.layer.k, module.layer.m, 1)
+        assert w.act_stored.shape == (8, w.k) and w.act_stored.numel() == w.counts.act_vectors
+        assert w.counts.act_vectors - int(w.act_stored.sum()) == w.counts.act_vectors_compressed
+        assert 0.0 <= cap.act_slice_sparsity <= 1.0 and 0.0 <= cap.weight_slice_sparsity <= 1.0
+        assert w.scheme == scheme and (w.zero_point is None) == (scheme == "sym")
+    total = rec.total()
+    assert total.mults == sum(c.counts.mults for c in rec.layers.values())
+    act, weight = rec.mean_vector_sparsity()
+    assert 0.0 <= act <= 1.0 and 0.0 <= weight <= 1.0
+
+
+def test_capture_needs_a_quantized_model():
+    with pytest.raises(ValueError, match="no quantized GEMM"), capture(tiny_llama()):
+        pass
