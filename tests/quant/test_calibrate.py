@@ -107,7 +107,10 @@ def test_quantized_layer_equals_the_bitslice_gemm_dequantized(make_model, batche
             captured = run(model, batches[0])
         for h in handles:
             h.remove()
-    out = lambda o: o.logits if hasattr(o, "logits") else o
+
+    def out(o):
+        return o.logits if hasattr(o, "logits") else o
+
     assert torch.equal(out(plain), out(captured))
     assert calls
     for module, x, y in calls:

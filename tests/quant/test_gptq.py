@@ -39,7 +39,7 @@ def test_dead_columns_get_zero_weights_and_groups_are_independent():
     x[:, 3] = 0.0  # a dead input
     w = torch.randn(4, 16, generator=gen)
     h = torch.stack([x.T @ x, 2 * x.T @ x])  # two groups of 8 (a grouped convolution)
-    q, s = optq_quantize(w, h, 7, group_size=8)
+    q, _ = optq_quantize(w, h, 7, group_size=8)
     assert (q[:, 3] == 0).all() and (q[:, 11] == 0).all()
     q0, _ = optq_quantize(w[:, :8], h[:1], 7)
     assert torch.equal(q[:, :8], q0)
