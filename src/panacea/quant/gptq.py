@@ -26,7 +26,7 @@ from torch import nn
 
 from panacea.formats import weight_qmax
 from panacea.models.gemms import GemmSite
-from panacea.models.run import Batch, SameInput, find_blocks, inference, input_hooks, run
+from panacea.models.run import Batch, SameInput, find_blocks, inference, input_hooks, output_head_needed, run
 from panacea.quant.config import CalibrationConfig, LayerSettings
 from panacea.quant.primitives import quantize_symmetric, symmetric_scale
 
@@ -205,7 +205,8 @@ def optq_weights(
     with inference(model), _weights_swapped(originals):
         found = find_blocks(model, sites)
         if found is None:
-            quantize(sites, collect(sites, [lambda b=b: run(model, b) for b in batches]))
+            logits = output_head_needed(model, sites)
+            quantize(sites, collect(sites, [lambda b=b: run(model, b, logits=logits) for b in batches]))
             return result
         blocks, block_sites = found
         in_blocks = {s.name for group in block_sites for s in group}
@@ -250,7 +251,8 @@ def optq_weights(
 
         after = [s for s in outside if s.name not in result]
         if after:
-            quantize(after, collect(after, [lambda b=b: run(model, b) for b in batches]))
+            logits = output_head_needed(model, after)
+            quantize(after, collect(after, [lambda b=b: run(model, b, logits=logits) for b in batches]))
     return result
 
 

