@@ -62,8 +62,10 @@ def main() -> None:
     ids = tokenize(lm.tokenizer, wikipedia_text(), args.windows * args.seqlen)
     batches = list(token_windows(ids, args.seqlen, args.windows).split(args.batch_size))
     tokens = args.windows * args.seqlen
-    print(f"{lm.name}: {args.windows} x {args.seqlen} = {tokens} tokens, batches of {args.batch_size}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"{lm.name}: {args.windows} x {args.seqlen} = {tokens} tokens, batches of {args.batch_size}, "
+        f"{torch.get_num_threads()} threads"
+    )
 
     per_stage = peak_reset()
     with torch.no_grad():

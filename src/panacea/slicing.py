@@ -53,6 +53,7 @@ __all__ = [
     "sbr_zero_top_range",
     "to_vectors",
     "vector_lanes",
+    "vector_reduce",
     "weight_slice_count",
     "weight_vector_stored",
 ]
@@ -176,19 +177,20 @@ def from_vectors(vectors: torch.Tensor, rows: int) -> torch.Tensor:
     return vectors.transpose(1, 2).reshape(rv * v, k)[:rows]
 
 
-def _vector_amax(t: torch.Tensor, vector: int) -> torch.Tensor:
-    """Per-vector maximum over the real rows of ``t[R, K]``: ``[ceil(R/v), K]``.
+def vector_reduce(t: torch.Tensor, vector: int, reduce=torch.amax) -> torch.Tensor:
+    """``reduce`` (``torch.amax``, ``torch.amin``) over each slice vector of ``t[R, K]``: ``[ceil(R/v), K]``.
 
     A partial last vector is reduced over its real rows only, which is what padding with a value
-    that never breaks a compression amounts to.
+    that never breaks a compression amounts to. (``amin`` and ``amax`` separately: ``aminmax``
+    along a dimension is far slower here.)
     """
     rows, k = t.shape
     full = rows // vector
     t = t.contiguous()
-    head = t[: full * vector].view(full, vector, k).amax(dim=1)
+    head = reduce(t[: full * vector].view(full, vector, k), dim=1)
     if rows % vector == 0:
         return head
-    return torch.cat([head, t[full * vector :].amax(dim=0, keepdim=True)])
+    return torch.cat([head, reduce(t[full * vector :], dim=0, keepdim=True)])
 
 
 def _fits(t: torch.Tensor, bound: int) -> torch.Tensor:
@@ -209,7 +211,7 @@ def weight_vector_stored(w_q: torch.Tensor, bits: int = 7, vector: int = 4) -> t
     lo, hi = sbr_zero_top_range(bits)
     q = 2 ** (bits - 1) - 1
     w = _fits(w_q, 2 * q + abs(lo + hi))
-    return _vector_amax((w * 2 - (lo + hi)).abs_(), vector) > hi - lo
+    return vector_reduce((w * 2 - (lo + hi)).abs_(), vector) > hi - lo
 
 
 def act_vector_stored(
@@ -223,4 +225,4 @@ def act_vector_stored(
     check_int_range("vector", vector, 1, 64)
     hs = ho_shift(bits, lo_bits)
     base = (zero_point >> hs) << hs
-    return _vector_amax(_fits(x_q, base) ^ base, vector) >= 1 << hs
+    return vector_reduce(_fits(x_q, base) ^ base, vector) >= 1 << hs

@@ -37,6 +37,7 @@ from panacea.quant.observers import ActivationObserver
 from panacea.quant.primitives import asymmetric_qparams
 from panacea.quant.recipe import LayerRecipe, QuantRecipe, sym_act_bits
 from panacea.quant.zpm import zpm_zero_point
+from panacea.slicing import vector_reduce
 
 Progress = Callable[[str, int, int], None]
 
@@ -107,20 +108,10 @@ class _Search:
     batches: int
 
 
-def _vector_minmax(q0: torch.Tensor, vector: int) -> tuple[torch.Tensor, torch.Tensor]:
-    rows, k = q0.shape
-    full = rows // vector
-    head = q0[: full * vector].reshape(full, vector, k)
-    mins, maxs = [head.amin(dim=1)], [head.amax(dim=1)]
-    if rows % vector:
-        mins.append(q0[full * vector :].amin(dim=0, keepdim=True))
-        maxs.append(q0[full * vector :].amax(dim=0, keepdim=True))
-    return torch.cat(mins).reshape(-1), torch.cat(maxs).reshape(-1)
-
-
 def _interval_counts(q0: torch.Tensor, s: _Search) -> torch.Tensor:
     """Compressed vectors per candidate zero point ``base + i``, ``i < width`` (see module docs)."""
-    vmin, vmax = _vector_minmax(q0, s.vector)
+    vmin = vector_reduce(q0, s.vector, torch.amin).reshape(-1)
+    vmax = vector_reduce(q0, s.vector, torch.amax).reshape(-1)
     top = s.base + s.width - 1
     # clamp(vmin + z) >= base needs z >= base - vmin unless the bin starts at 0 (clamping helps)
     start = torch.full_like(vmin, s.base) if s.base == 0 else torch.clamp(s.base - vmin, min=s.base)
