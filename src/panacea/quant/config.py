@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from panacea.formats import ACT_BITS, WEIGHT_BITS
 from panacea.quant.observers import RANGE_METHODS
+
+
+def _in(allowed: tuple[int, ...], name: str):
+    def check(v: int) -> int:
+        if v not in allowed:
+            raise ValueError(f"{name} must be one of {list(allowed)}")
+        return v
+
+    return AfterValidator(check)
+
+
+WBits = Annotated[int, _in(WEIGHT_BITS, "w_bits")]
+XBits = Annotated[int, _in(ACT_BITS, "x_bits")]
 
 
 class _Strict(BaseModel):
@@ -19,24 +32,10 @@ class LayerOverride(_Strict):
     """Settings for the layers whose names match the glob ``pattern`` (first match wins)."""
 
     pattern: str
-    w_bits: int | None = None
-    x_bits: int | None = None
+    w_bits: WBits | None = None
+    x_bits: XBits | None = None
     w_group_size: int | None = Field(default=None, ge=1)
     skip: bool = False
-
-    @field_validator("w_bits")
-    @classmethod
-    def _w_bits(cls, v: int | None) -> int | None:
-        if v is not None and v not in WEIGHT_BITS:
-            raise ValueError(f"w_bits must be one of {list(WEIGHT_BITS)}")
-        return v
-
-    @field_validator("x_bits")
-    @classmethod
-    def _x_bits(cls, v: int | None) -> int | None:
-        if v is not None and v not in ACT_BITS:
-            raise ValueError(f"x_bits must be one of {list(ACT_BITS)}")
-        return v
 
 
 class LayerSettings(_Strict):
@@ -73,8 +72,8 @@ class CalibrationConfig(_Strict):
     """
 
     scheme: Literal["asym", "sym"] = "asym"
-    w_bits: int = 7
-    x_bits: int = 8
+    w_bits: WBits = 7
+    x_bits: XBits = 8
     w_group_size: int | None = Field(default=None, ge=1)
     observer: str = "minmax"
     percentile: float = Field(default=99.99, gt=50.0, le=100.0)
@@ -91,20 +90,6 @@ class CalibrationConfig(_Strict):
     overrides: tuple[LayerOverride, ...] = ()
     vector: int = Field(default=4, ge=1, le=64)
     index_bits: int = Field(default=4, ge=1, le=16)
-
-    @field_validator("w_bits")
-    @classmethod
-    def _w_bits(cls, v: int) -> int:
-        if v not in WEIGHT_BITS:
-            raise ValueError(f"w_bits must be one of {list(WEIGHT_BITS)}")
-        return v
-
-    @field_validator("x_bits")
-    @classmethod
-    def _x_bits(cls, v: int) -> int:
-        if v not in ACT_BITS:
-            raise ValueError(f"x_bits must be one of {list(ACT_BITS)}")
-        return v
 
     @field_validator("observer")
     @classmethod
