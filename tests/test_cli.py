@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from typer.testing import CliRunner
 
 import panacea
@@ -67,3 +70,44 @@ def test_ptq_on_a_shipped_encoder_writes_json(tmp_path):
 
     data = json.loads(out.read_text())
     assert data["model"] == "minilm-l6" and [s["scheme"] for s in data["schemes"]] == ["fp32", "asym"]
+
+
+def test_sweep_writes_csv_and_plot_and_prints_the_headline(tmp_path):
+    out = tmp_path / "sw"
+    result = runner.invoke(app, ["sweep", "--out", str(out), "--levels", "0,0.95", "--sizes", "tiny=64x128x128"])
+    assert result.exit_code == 0, result.output
+    assert "max speedup over SA-WS" in result.output and "DTP gain" in result.output
+    assert (out / "sweep.csv").read_text().count("\n") == 1 + 8 * 4
+    assert (out / "sweep.png").stat().st_size > 0
+
+
+def test_cost_prints_every_design_and_accepts_a_user_spec(tmp_path):
+    spec = tmp_path / "wide.toml"
+    text = (Path(panacea.__file__).parent / "hw" / "specs" / "panacea.toml").read_text()
+    spec.write_text(
+        text.replace('name = "Panacea"', 'name = "Panacea 8D"').replace("dwo_per_pea = 4", "dwo_per_pea = 8")
+    )
+    result = runner.invoke(
+        app, ["cost", "--shape", "256x256x128", "--spec", "panacea", "--spec", str(spec), "--spec", "sibia"]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("Panacea", "Panacea 8D", "Sibia", "TOPS/W", "cycles"):
+        assert name in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cost", "--shape", "12x3"], "shape must look like NxKxM"),
+        (["cost", "--spec", "tpu"], "neither a shipped design"),
+        (["cost", "--energy", "/nonexistent.toml"], "is not a file"),
+        (["sweep", "--levels", "0,2"], "levels must be comma-separated numbers in [0, 1]"),
+        (["sweep", "--sizes", "big"], "sizes must be name=NxKxM items"),
+        (["sweep", "--out", "/proc/panacea-sweep"], "cannot create the output directory"),
+    ],
+)
+def test_hardware_commands_reject_bad_input_in_one_line(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert result.output.count("\n") == 1

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from panacea.rle import RleRows, rle_decode, rle_encode, rle_index_entries
+from panacea.rle import RleRows, rle_decode, rle_encode, rle_index_entries, rle_row_entries
 
 
 def encode_by_hand(stored: list[bool], b: int) -> list[int]:
@@ -54,6 +54,7 @@ def test_round_trip_and_sizes(rows, length, v, b, density, seed):
     assert enc.index.tolist() == list(itertools.chain.from_iterable(encode_by_hand(r, b) for r in stored.tolist()))
     assert enc.row_entries.tolist() == [len(encode_by_hand(r, b)) for r in stored.tolist()]
     assert rle_index_entries(stored, b) == enc.index.numel()
+    assert torch.equal(rle_row_entries(stored, b), enc.row_entries.to(rle_row_entries(stored, b).dtype))
     mask, decoded = rle_decode(enc, fill=99)
     assert torch.equal(mask, stored)
     assert torch.equal(decoded[stored], vectors[stored])

@@ -33,10 +33,12 @@ def check_int_range(name: str, value: object, lo: int, hi: int) -> int:
     return int(value)
 
 
-def check_fraction(name: str, value: object) -> float:
-    """``value`` must be a real number in the open interval (0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+def check_fraction(name: str, value: object, *, closed: bool = False) -> float:
+    """``value`` must be a real number in the open interval (0, 1) (``[0, 1]`` if ``closed``)."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
+    ok = ok and (0.0 <= float(value) <= 1.0 if closed else 0.0 < float(value) < 1.0)
+    if not ok:
+        raise ValueError(f"{name} must be a number in {'[0, 1]' if closed else '(0, 1)'}, got {value!r}")
     return float(value)
 
 

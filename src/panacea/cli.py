@@ -192,3 +192,124 @@ def ptq(
     if out is not None:
         atomic_write(out, json.dumps(result.to_dict(), indent=1).encode())
         console.print(f"wrote {out}")
+
+
+def _shape(text: str, what: str) -> tuple[int, int, int]:
+    """``"NxKxM"`` -> (n, k, m)."""
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        _fail(f"{what} must look like NxKxM with positive integers (tokens x in x out), got {text!r}")
+    n, k, m = (int(p) for p in parts)
+    return n, k, m
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        _fail(f"{what} must be comma-separated numbers, got {text!r}")
+    if not values or not all(0.0 <= v <= 1.0 for v in values):
+        _fail(f"{what} must be comma-separated numbers in [0, 1], got {text!r}")
+    return values
+
+
+@app.command("sweep")
+def sweep(
+    out: Path = typer.Option(Path("sweep"), help="Directory for sweep.csv and sweep.png."),
+    levels: str = typer.Option(
+        "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95", help="Top-slice vector sparsities of weights and activations."
+    ),
+    sizes: str = typer.Option("small=128x256x256,large=1024x768x768", help="Comma-separated name=NxKxM operand sizes."),
+    seed: int = typer.Option(0, min=0, help="Seed of the random masks."),
+) -> None:
+    """The paper's Fig. 13: throughput of every design against weight and activation sparsity.
+
+    Example: panacea sweep --out sweep --levels 0,0.5,0.9,0.95
+    """
+    from panacea.hw.sweep import plot, sparsity_sweep, summary, write_csv
+
+    shapes = {}
+    for item in (s.strip() for s in sizes.split(",") if s.strip()):
+        name, _, shape = item.partition("=")
+        if not shape:
+            _fail(f"sizes must be name=NxKxM items, got {item!r}")
+        shapes[name.strip()] = _shape(shape, f"size {name!r}")
+    grid = _floats(levels, "levels")
+    if not shapes:
+        _fail("sizes must name at least one name=NxKxM size")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _fail(f"cannot create the output directory {str(out)!r}: {err.strerror}")
+    console = Console()
+    with _StageProgress(console) as progress:
+        rows = sparsity_sweep(shapes, grid, seed=seed, progress=lambda d, t: progress("sweep", d, t))
+    try:
+        write_csv(rows, out / "sweep.csv")
+        plot(rows, out / "sweep.png")
+    except OSError as err:
+        _fail(f"cannot write to {str(out)!r}: {err.strerror}")
+    table = Table(title="Fig. 13 headline figures (weights = activations sparsity, over all sizes)")
+    table.add_column("Panacea")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for config in ("4D+8S", "8D+4S"):
+        for key, value in summary(rows, config).items():
+            table.add_row(config, key, f"{value:.2f}x")
+    console.print(table)
+    console.print(f"wrote {out / 'sweep.csv'} ({len(rows)} rows) and {out / 'sweep.png'}")
+
+
+@app.command("cost")
+def cost(
+    specs: list[str] = typer.Option(
+        ["panacea", "sibia", "sa-ws", "sa-os", "simd"], "--spec", help="Shipped design or TOML spec (repeatable)."
+    ),
+    shape: str = typer.Option("1024x768x768", help="GEMM NxKxM (tokens x in x out)."),
+    act_sparsity: float = typer.Option(0.9, min=0.0, max=1.0, help="Activation top-slice vector sparsity."),
+    weight_sparsity: float = typer.Option(0.5, min=0.0, max=1.0, help="Weight top-slice vector sparsity."),
+    energy: Path | None = typer.Option(None, help="Energy table TOML (default: the shipped 28 nm one)."),
+    seed: int = typer.Option(0, min=0, help="Seed of the random masks."),
+) -> None:
+    """Cost one synthetic GEMM on each design: cycles, utilization, traffic, energy per component.
+
+    Example: panacea cost --spec panacea --spec my_panacea.toml --shape 1024x768x3072
+    """
+    import panacea.hw as hw
+    from panacea.workload import synthetic_workload
+
+    n, k, m = _shape(shape, "shape")
+    try:
+        models = [hw.load(s, energy) for s in specs]
+    except (ValueError, OSError) as err:
+        _fail(str(err))
+    opts = dict(act_sparsity=act_sparsity, weight_sparsity=weight_sparsity, seed=seed)
+    workloads = {scheme: synthetic_workload(n, k, m, scheme=scheme, **opts) for scheme in ("asym", "sym")}
+    costs = []
+    for model in models:
+        try:
+            costs.append(model.run(workloads["sym" if model.spec.kind == "sibia" else "asym"]))
+        except ValueError as err:
+            _fail(str(err))
+    console = Console()
+    table = Table(
+        title=f"GEMM N={n} K={k} M={m}, vector sparsity: activations {act_sparsity}, weights {weight_sparsity}"
+    )
+    table.add_column("", no_wrap=True)
+    for c in costs:
+        table.add_column(c.design, justify="right")
+    rows = [
+        ("cycles", lambda c: f"{c.cycles:,}"),
+        ("  compute only", lambda c: f"{c.cycles_compute:,}"),
+        ("  memory only", lambda c: f"{c.cycles_memory:,}"),
+        ("effective TOPS", lambda c: f"{c.tops:.3f}"),
+        ("TOPS/W", lambda c: f"{c.tops_per_watt:.2f}"),
+        ("energy (uJ)", lambda c: f"{c.energy_j * 1e6:.2f}"),
+        *((f"  {comp}", lambda c, comp=comp: f"{c.energy_pj[comp] * 1e-6:.2f}") for comp in hw.COMPONENTS),
+        ("DRAM read (KB)", lambda c: f"{c.dram_bits_read / 8192:,.0f}"),
+        ("DRAM written (KB)", lambda c: f"{c.dram_bits_written / 8192:,.0f}"),
+        ("utilization", lambda c: " ".join(f"{k} {v:.0%}" for k, v in c.utilization.items())),
+    ]
+    for label, fmt in rows:
+        table.add_row(label, *(fmt(c) for c in costs))
+    console.print(table)

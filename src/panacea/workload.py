@@ -6,12 +6,19 @@ it depends on neither.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
-from panacea.gemm import GemmCounts
+from panacea._checks import check_choice, check_fraction, check_int_range, check_option
+from panacea.formats import ACT_BITS, WEIGHT_BITS, act_slice_count, ho_shift, weight_slice_count
+from panacea.gemm import GemmCounts, aqs_gemm, bitslice_gemm
+from panacea.gemm.counts import Shape, assemble
+from panacea.gemm.masks import mask_census, operand_mask
+from panacea.gemm.slice_level import sibia_skip
+from panacea.slicing import act_vector_stored, weight_vector_stored
 
 
 @dataclass(frozen=True)
@@ -46,3 +53,133 @@ class Workload:
     def macs(self) -> int:
         """Multiply-accumulates of the GEMM (element products, not slice products)."""
         return self.groups * self.n * self.m * self.k
+
+
+def gemm_workload(
+    x_q: torch.Tensor,
+    w_q: torch.Tensor,
+    zero_point: int | None,
+    *,
+    w_bits: int = 7,
+    x_bits: int | None = None,
+    lo_bits: int = 4,
+    vector: int = 4,
+    index_bits: int = 4,
+    groups: int = 1,
+    name: str = "gemm",
+) -> Workload:
+    """The workload of one integer GEMM, with the counts of the GEMM itself: asymmetric
+    (:func:`~panacea.gemm.aqs_gemm`, ``x_bits`` default 8) when ``zero_point`` is given, else
+    symmetric (:func:`~panacea.gemm.bitslice_gemm`, ``x_bits`` default ``w_bits``). Arguments as
+    those functions take them; ``x_q[N, groups * K]``, ``w_q[M, groups * K]``."""
+    opts = dict(vector=vector, index_bits=index_bits, groups=groups)
+    if zero_point is None:
+        x_bits = w_bits if x_bits is None else x_bits
+        res = bitslice_gemm(x_q, w_q, bits=w_bits, x_bits=x_bits, **opts)
+        act_stored = weight_vector_stored(x_q, x_bits, vector)
+    else:
+        x_bits = 8 if x_bits is None else x_bits
+        res = aqs_gemm(x_q, w_q, zero_point, w_bits=w_bits, x_bits=x_bits, lo_bits=lo_bits, **opts)
+        act_stored = act_vector_stored(x_q, zero_point, x_bits, lo_bits, vector)
+    return Workload(
+        name=name,
+        scheme="sym" if zero_point is None else "asym",
+        n=x_q.shape[0],
+        k=x_q.shape[1] // groups,
+        m=w_q.shape[0],
+        groups=groups,
+        x_bits=x_bits,
+        w_bits=w_bits,
+        lo_bits=4 if zero_point is None else lo_bits,
+        zero_point=zero_point,
+        vector=vector,
+        index_bits=index_bits,
+        act_stored=act_stored,
+        weight_stored=weight_vector_stored(w_q, w_bits, vector),
+        counts=res.counts,
+    )
+
+
+def _random_mask(rows: int, k: int, vector: int, sparsity: float, g: torch.Generator) -> torch.Tensor:
+    """``[ceil(rows / v), k]`` stored-vector mask with exactly ``round(sparsity * size)`` compressed."""
+    shape = (math.ceil(rows / vector), k)
+    size = shape[0] * shape[1]
+    stored = torch.ones(size, dtype=torch.bool)
+    stored[torch.randperm(size, generator=g)[: round(sparsity * size)]] = False
+    return stored.view(shape)
+
+
+def synthetic_workload(
+    n: int,
+    k: int,
+    m: int,
+    *,
+    act_sparsity: float,
+    weight_sparsity: float,
+    scheme: Literal["asym", "sym"] = "asym",
+    x_bits: int | None = None,
+    w_bits: int = 7,
+    lo_bits: int = 4,
+    zero_point: int = 128,
+    vector: int = 4,
+    index_bits: int = 4,
+    groups: int = 1,
+    seed: int = 0,
+    name: str = "synthetic",
+) -> Workload:
+    """A GEMM workload with random top-slice vector masks of the given vector sparsities (the
+    fraction of compressed vectors, placed uniformly at random), for sweeps like the paper's Fig. 13.
+
+    ``scheme="asym"``: Panacea's operands (``x_bits`` 8 or 12, default 8, with ``zero_point`` and
+    ``lo_bits``); ``"sym"``: Sibia's (``x_bits`` 4/7/10, default ``w_bits``; the sparser operand is
+    skipped). The counts are those the bit-slice GEMM would report for data with these masks.
+    """
+    for key, value in (("n", n), ("k", k), ("m", m), ("groups", groups)):
+        check_int_range(key, value, 1, 1 << 40)
+    act_sparsity = check_fraction("act_sparsity", act_sparsity, closed=True)
+    weight_sparsity = check_fraction("weight_sparsity", weight_sparsity, closed=True)
+    scheme = check_option("scheme", scheme, ("asym", "sym"))
+    w_slices = weight_slice_count(w_bits)
+    vector = check_int_range("vector", vector, 1, 64)
+    gen = torch.Generator().manual_seed(seed)
+    kk = groups * k
+    w_stored = _random_mask(m, kk, vector, weight_sparsity, gen) if w_slices > 1 else torch.zeros((0, kk), dtype=bool)
+    if scheme == "asym":
+        x_bits = 8 if x_bits is None else check_choice("x_bits", x_bits, ACT_BITS)
+        x_slices, compensate = act_slice_count(x_bits), (zero_point >> ho_shift(x_bits, lo_bits)) != 0
+        check_int_range("zero_point", zero_point, 0, 2**x_bits - 1)
+    else:
+        x_bits = w_bits if x_bits is None else check_choice("x_bits", x_bits, WEIGHT_BITS)
+        x_slices, compensate = weight_slice_count(x_bits), False
+    x_top = x_slices > 1
+    x_stored = _random_mask(n, kk, vector, act_sparsity, gen) if x_top else torch.zeros((0, kk), dtype=bool)
+    shape = Shape(
+        n=n, m=m, k=kk, x_slices=x_slices, w_slices=w_slices, x_has_top=x_top, w_has_top=w_slices > 1, groups=groups
+    )
+    skip = "both" if scheme == "asym" else sibia_skip(x_stored, w_stored)
+    x_skip, w_skip = skip in ("both", "activations"), skip in ("both", "weights")
+    census = mask_census(
+        shape,
+        operand_mask(x_stored, n, vector, index_bits, rle=x_skip),
+        operand_mask(w_stored, m, vector, index_bits, rle=w_skip),
+        x_skipped=x_skip,
+        w_skipped=w_skip,
+    )
+    counts = assemble(shape, census, compensate=compensate, compressed_storage=scheme == "asym", skipped=skip)
+    return Workload(
+        name=name,
+        scheme=scheme,
+        n=n,
+        k=k,
+        m=m,
+        groups=groups,
+        x_bits=x_bits,
+        w_bits=w_bits,
+        lo_bits=lo_bits if scheme == "asym" else 4,
+        zero_point=zero_point if scheme == "asym" else None,
+        vector=vector,
+        index_bits=index_bits,
+        act_stored=x_stored,
+        weight_stored=w_stored,
+        counts=counts,
+    )

@@ -1,0 +1,54 @@
+"""Architecture-level cost models of Panacea and the designs it is compared with.
+
+``model = panacea.hw.load("panacea")`` (or ``"sibia"``, ``"sa-ws"``, ``"sa-os"``, ``"simd"``, or the
+path of a TOML spec) gives a :class:`CostModel`; ``model.run(workload)`` (one
+:class:`~panacea.workload.Workload` or a list) gives a :class:`Cost`: cycles, traffic, operations,
+energy per component, TOPS and TOPS/W.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from panacea.hw.cost import COMPONENTS, Cost
+from panacea.hw.energy import EnergyTable, load_energy
+from panacea.hw.model import CostModel
+from panacea.hw.panacea import PanaceaModel
+from panacea.hw.sibia import SibiaModel
+from panacea.hw.simd import SimdModel
+from panacea.hw.spec import BUILTIN_SPECS, ArchSpecModel, load_spec, with_core, with_memory
+from panacea.hw.systolic import SystolicModel
+
+_MODELS: dict[str, type[CostModel]] = {
+    "panacea": PanaceaModel,
+    "sibia": SibiaModel,
+    "systolic": SystolicModel,
+    "simd": SimdModel,
+}
+
+
+def model_for(spec: ArchSpecModel, energy: EnergyTable | None = None) -> CostModel:
+    """The cost model of a validated spec."""
+    return _MODELS[spec.kind](spec, energy)
+
+
+def load(name_or_path: str | Path, energy: str | Path | EnergyTable | None = None) -> CostModel:
+    """The cost model of a shipped design (``BUILTIN_SPECS``) or of a TOML spec file; ``energy``: an
+    energy table or its TOML file (default: the shipped 28 nm table)."""
+    table = energy if isinstance(energy, EnergyTable) or energy is None else load_energy(energy)
+    return model_for(load_spec(name_or_path), table)
+
+
+__all__ = [
+    "BUILTIN_SPECS",
+    "COMPONENTS",
+    "Cost",
+    "CostModel",
+    "EnergyTable",
+    "load",
+    "load_energy",
+    "load_spec",
+    "model_for",
+    "with_core",
+    "with_memory",
+]

@@ -1,0 +1,175 @@
+"""What Panacea and Sibia share: PEAs of 4-bit outer-product operators on a tiled GEMM.
+
+Dataflow (Panacea's Fig. 12, output-stationary): the weights are cut into sub-tiles (one per PEA;
+``peas`` of them form an m-tile), the activations into tiles broadcast to every PEA from the global
+activation buffer. A schedule row is an m-tile (or, under Panacea's DTP, two m-tiles at once); per
+activation tile it takes the cycles of its slowest PEA. The design-specific part is only how a PEA
+turns its slice work into cycles (:meth:`BitSliceModel.plan`).
+
+Per activation tile, K runs in chunks of ``tile_k``: the PEAs work on one chunk of their
+sub-tiles at a time, in step (the chunk's activations are broadcast to all of them), so a chunk
+takes the cycles of the slowest PEA and a step the sum over its chunks.
+
+Memory: rows and activation tiles go through :func:`~panacea.hw.schedule.run_tiles` with their
+stored sizes (DRAM loads into WMEM / AMEM, outputs from OMEM). A PEA whose whole share of a row
+(every chunk) fits its WBUF reads it from WMEM once per time the row's weights are loaded and
+re-reads it from WBUF for every activation tile; otherwise its chunks stream from WMEM through
+WBUF for every activation tile. A chunk that does not fit WBUF is an error in the spec.
+Each schedule row reads, per activation tile, the groups of activations its sub-tiles use (AMEM ->
+ABUF -> PEAs). Outputs are written once, ``output_bits`` each, after the PPU (OMEM -> DRAM).
+
+Actions priced: element-level 4b x 4b products and their accumulations (shift-and-accumulate, one
+per product), compensator additions and multiplications, RLE index entries decoded (each time a
+sub-tile enters a WBUF or an activation tile is read for a row), one PPU pass per output, and the
+operand registers of every vector outer product (``2 x vector x 4`` bits).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+
+import torch
+
+from panacea.formats import SLICE_BITS, weight_slice_count
+from panacea.hw.cost import Cost
+from panacea.hw.model import KB_BITS, CostModel
+from panacea.hw.spec import PanaceaSpec, SibiaSpec
+from panacea.hw.tiles import SliceTiles, slice_tiles
+from panacea.workload import Workload
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the m-tiles run: ``members[R, I]`` (1 where schedule row ``r`` holds m-tile ``i``),
+    ``compute[R, T]`` cycles, operator work (``busy``, operator-cycles) and operator counts.
+    Per-chunk cycles ``[., P, T, C]`` become a step's with :func:`step_cycles`."""
+
+    members: torch.Tensor
+    compute: torch.Tensor
+    busy: dict[str, float]
+    units: dict[str, int]
+
+
+def step_cycles(cycles: torch.Tensor) -> torch.Tensor:
+    """``[I, P, T, C]`` cycles per PEA and chunk -> ``[I, T]``: each chunk waits for the slowest PEA."""
+    return cycles.amax(1).sum(-1, dtype=torch.float64)
+
+
+def per_mtile(t: torch.Tensor, peas: int) -> torch.Tensor:
+    """``[U, ...]`` sub-tile values -> ``[I, peas, ...]`` (zero-padded to whole m-tiles)."""
+    pad = (-t.shape[0]) % peas
+    if pad:
+        t = torch.cat([t, t.new_zeros((pad, *t.shape[1:]))])
+    return t.reshape(-1, peas, *t.shape[1:])
+
+
+class BitSliceModel(CostModel):
+    spec: PanaceaSpec | SibiaSpec
+
+    def memories(self) -> dict[str, tuple[float, int]]:
+        core = self.spec.core
+        return super().memories() | {
+            "wbuf": (core.wbuf_kb, core.peas),
+            "abuf": (core.abuf_kb, 1),
+            "psum": (core.psum_kb, core.peas),
+        }
+
+    def _slice_tiles(self, w: Workload, *, x_slices: int, **operands) -> SliceTiles:
+        """:func:`~panacea.hw.tiles.slice_tiles` of ``w`` with this core's vectors and tiles."""
+        core = self.spec.core
+        return slice_tiles(
+            weight_stored=w.weight_stored,
+            act_stored=w.act_stored,
+            m=w.m,
+            n=w.n,
+            k=w.k,
+            groups=w.groups,
+            w_slices=weight_slice_count(w.w_bits),
+            x_slices=x_slices,
+            vector=core.vector,
+            index_bits=core.index_bits,
+            sub_tile_rows=core.sub_tile_rows,
+            tile_tokens=core.tile_tokens,
+            tile_k=core.tile_k,
+            **operands,
+        )
+
+    @abstractmethod
+    def tiles(self, w: Workload) -> SliceTiles:
+        """The workload's slice work per (sub-tile, tile) for this design."""
+
+    @abstractmethod
+    def plan(self, t: SliceTiles) -> Plan:
+        """Schedule rows and their cycles per activation tile."""
+
+    @abstractmethod
+    def operations(self, w: Workload, t: SliceTiles) -> dict[str, float]:
+        """Arithmetic actions (``"component:action"``) of the whole workload."""
+
+    def actions(self, w: Workload) -> Cost:
+        core, mem = self.spec.core, self.spec.memory
+        self._check_vector(w, core.vector, core.index_bits)
+        t = self.tiles(w)
+        wbuf_bits = core.wbuf_kb * KB_BITS
+        largest = float(t.weight_bits.max())
+        if largest > wbuf_bits:
+            raise ValueError(
+                f"{self.name}: core.wbuf_kb={core.wbuf_kb} cannot hold a sub-tile chunk of {w.name!r} "
+                f"({largest / KB_BITS:.2f} KB for sub_tile_rows x tile_k): raise wbuf_kb or lower tile_k"
+            )
+        plan = self.plan(t)
+        members = plan.members
+        n_t = t.act_bits.shape[0]
+        sub_bits = per_mtile(t.weight_bits.sum(1), core.peas)  # [I, P]
+        row_bits = members @ sub_bits.sum(1)  # [R]
+        groups = torch.zeros(sub_bits.shape[0] * core.peas, w.groups, dtype=torch.float64)
+        groups[torch.arange(len(t.group)), t.group] = 1.0
+        row_groups = ((members @ groups.reshape(-1, core.peas, w.groups).amax(1)) > 0).to(torch.float64)
+        act_need = row_groups @ t.act_bits.t()  # [R, T]: the groups of each tile a row uses
+        out_rows = members @ per_mtile(t.rows, core.peas).sum(1)
+        out_bits = out_rows[:, None] * t.tokens[None, :] * mem.output_bits
+        tl = self._schedule(
+            plan.compute,
+            weight_need=row_bits[:, None].expand_as(plan.compute),
+            weight_tile_bits=row_bits,
+            act_need=act_need,
+            act_tile_bits=t.act_bits.sum(1),
+            out_bits=out_bits,
+            sub_steps=t.weight_bits.shape[1],
+        )
+        # WMEM -> WBUF: once per load of the row if a PEA's share fits WBUF, else per activation tile
+        row_loads = tl.weight_loaded / row_bits.clamp(min=1.0)
+        resident = (members @ sub_bits) <= wbuf_bits  # [R, P]
+        row_reads = torch.where(resident, row_loads[:, None], float(n_t))
+        sub_reads = members.t() @ row_reads  # [I, P]: each m-tile is in one row
+        wmem_read = float((sub_bits * sub_reads).sum())
+        act_read = float(act_need.sum())
+        out_total = float(out_bits.sum())
+        entries = per_mtile(t.weight_entries.sum(1), core.peas) * sub_reads
+        ops = self.operations(w, t) | {
+            "index_decoding:index_decode": float(entries.sum() + (row_groups @ t.act_entries.t()).sum()),
+            "post_processing:ppu_output": float(w.groups * w.m * w.n),
+            "buffers:register_bits": 2 * core.vector * SLICE_BITS * float(t.total.sum(dtype=torch.float64)),
+        }
+        return self._cost(
+            w,
+            tl,
+            busy=plan.busy,
+            units=plan.units,
+            ops=ops,
+            sram_bits={
+                "wmem.write": tl.weight_loads,
+                "wmem.read": wmem_read,
+                "amem.write": tl.act_loads,
+                "amem.read": act_read,
+                "omem.write": out_total,
+                "omem.read": out_total,
+            },
+            buffer_bits={
+                "wbuf.write": wmem_read,
+                "wbuf.read": float(t.weight_bits.sum()) * n_t,
+                "abuf.write": act_read,
+                "abuf.read": act_read,
+            },
+        )

@@ -1,0 +1,111 @@
+"""The 28 nm energy table: picojoules per action, loaded from data (``energy_28nm.toml``).
+
+Every constant lives in the TOML file with its source and scaling rule; this module only reads and
+validates it and interpolates SRAM energy for a memory's size (log-log between CACTI rows).
+Changing the table is editing data: pass another file to :func:`load_energy`.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogicEnergy(_Strict):
+    mult_4x4: float = Field(gt=0)
+    mult_8x8: float = Field(gt=0)
+    add_8: float = Field(gt=0)
+    add_16: float = Field(gt=0)
+    add_32: float = Field(gt=0)
+    accumulate: float = Field(gt=0)
+    compensator_mult: float = Field(gt=0)
+    index_decode: float = Field(gt=0)
+    ppu_output: float = Field(gt=0)
+
+
+class RegisterEnergy(_Strict):
+    pj_per_bit: float = Field(gt=0)
+
+
+class SramTable(_Strict):
+    size_kb: list[float]
+    read_pj_bit: list[float]
+    write_pj_bit: list[float]
+    leakage_mw: list[float]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SramTable:
+        n = len(self.size_kb)
+        if n < 2 or any(len(col) != n for col in (self.read_pj_bit, self.write_pj_bit, self.leakage_mw)):
+            raise ValueError("sram: size_kb, read_pj_bit, write_pj_bit and leakage_mw need the same length (>= 2)")
+        if any(b <= a for a, b in zip(self.size_kb, self.size_kb[1:], strict=False)) or self.size_kb[0] <= 0:
+            raise ValueError("sram: size_kb must be positive and increasing")
+        if min(self.read_pj_bit + self.write_pj_bit + self.leakage_mw) <= 0:
+            raise ValueError("sram: energies and leakage must be positive")
+        return self
+
+    def _interp(self, column: list[float], size_kb: float) -> float:
+        """Log-log interpolation (extrapolation at the ends) of ``column`` at ``size_kb``."""
+        x = math.log(max(size_kb, 1e-6))
+        xs = [math.log(s) for s in self.size_kb]
+        i = min(max(sum(1 for v in xs if v <= x) - 1, 0), len(xs) - 2)
+        y0, y1 = math.log(column[i]), math.log(column[i + 1])
+        return math.exp(y0 + (y1 - y0) * (x - xs[i]) / (xs[i + 1] - xs[i]))
+
+    def read(self, size_kb: float) -> float:
+        return self._interp(self.read_pj_bit, size_kb)
+
+    def write(self, size_kb: float) -> float:
+        return self._interp(self.write_pj_bit, size_kb)
+
+    def leakage(self, size_kb: float) -> float:
+        return self._interp(self.leakage_mw, size_kb)
+
+
+class DramEnergy(_Strict):
+    part: str
+    pj_per_bit: float = Field(gt=0)
+
+
+class EnergyTable(_Strict):
+    """Energy per action (pJ) and SRAM leakage (mW)."""
+
+    logic: LogicEnergy
+    registers: RegisterEnergy
+    sram: SramTable
+    dram: DramEnergy
+
+
+def load_energy(path: str | Path | None = None) -> EnergyTable:
+    """The default 28 nm table, or one read from ``path``; errors name the bad key."""
+    if path is None:
+        return _default()
+    if not Path(path).is_file():
+        raise ValueError(f"energy table {str(path)!r} is not a file")
+    return _parse(Path(path).read_text(), str(path))
+
+
+@cache
+def _default() -> EnergyTable:
+    text = resources.files("panacea.hw").joinpath("energy_28nm.toml").read_text()
+    return _parse(text, "energy_28nm.toml")
+
+
+def _parse(text: str, where: str) -> EnergyTable:
+    try:
+        return EnergyTable.model_validate(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{where}: not valid TOML: {err}") from err
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{where}: {key}: {first['msg']}") from err

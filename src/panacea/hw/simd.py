@@ -1,0 +1,69 @@
+"""A SIMD array of dense 8-bit vector MACs (in the style of Keller et al., JSSC 2023).
+
+``units`` dot-product units of ``lanes`` 8b x 8b MACs: each unit owns one output channel of an
+m-fold of ``units`` channels, the activation chunk of ``lanes`` elements is broadcast to all units,
+and a unit reduces its ``lanes`` products per cycle into the partial sum of one (token, channel).
+Output-stationary: for an m-fold and a tile of ``tile_tokens`` tokens, the units walk K in chunks
+of ``lanes`` and, for each chunk, every token of the tile, so each unit's weight chunk is read once
+per token tile and reused from its registers: ``tokens x ceil(K / lanes) + pipeline`` cycles per
+step. Operands wider than 8 bits take one pass per byte of each (K grows by their product).
+"""
+
+from __future__ import annotations
+
+import math
+
+from panacea.hw.cost import Cost
+from panacea.hw.model import CostModel, passes
+from panacea.hw.spec import SimdSpec
+from panacea.hw.systolic import OPERAND_BITS, fold_sizes
+from panacea.workload import Workload
+
+
+class SimdModel(CostModel):
+    spec: SimdSpec
+
+    def actions(self, w: Workload) -> Cost:
+        core, mem = self.spec.core, self.spec.memory
+        g = w.groups
+        p = passes(w.x_bits) * passes(w.w_bits)
+        k_eff = w.k * p
+        macs = w.macs * p
+        outputs = fold_sizes(w.m, core.units).repeat(g)  # [I]
+        tokens = fold_sizes(w.n, core.tile_tokens)  # [T]
+        compute = tokens[None, :] * math.ceil(k_eff / core.lanes) + core.pipeline
+        compute = compute.expand(len(outputs), -1).clone()
+        weight_tile = outputs * k_eff * OPERAND_BITS
+        act_per_group = tokens * k_eff * OPERAND_BITS
+        act_need = act_per_group[None, :].expand_as(compute)
+        weight_need = weight_tile[:, None].expand_as(compute)
+        out_bits = outputs[:, None] * tokens[None, :] * mem.output_bits
+        tl = self._schedule(
+            compute,
+            weight_need=weight_need,
+            weight_tile_bits=weight_tile,
+            act_need=act_need,
+            act_tile_bits=act_per_group * g,
+            out_bits=out_bits,
+        )
+        out_total = float(out_bits.sum())
+        return self._cost(
+            w,
+            tl,
+            busy={"mac": macs},
+            units={"mac": core.units * core.lanes},
+            ops={
+                "multipliers:mult_8x8": macs,
+                "accumulators:accumulate": macs,
+                "post_processing:ppu_output": w.groups * w.m * w.n,
+                "buffers:register_bits": 2 * OPERAND_BITS * macs,
+            },
+            sram_bits={
+                "wmem.write": tl.weight_loads,
+                "wmem.read": float(weight_need.sum()),
+                "amem.write": tl.act_loads,
+                "amem.read": float(act_need.sum()),
+                "omem.write": out_total,
+                "omem.read": out_total,
+            },
+        )

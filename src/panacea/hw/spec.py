@@ -1,0 +1,221 @@
+"""Architecture specs as data: one validated TOML file per design.
+
+A spec names the design's ``kind`` (``panacea``, ``sibia``, ``systolic``, ``simd``), its clock and
+memories, and its core. The shipped specs (``specs/*.toml``) give every design the paper's equal
+resources (section IV): 3072 4b x 4b multipliers (an 8b x 8b multiplier counts as four), 256
+bits/cycle of DRAM bandwidth and 192 KB of SRAM. Users write their own to explore designs;
+:func:`load_spec` validates it and names the bad key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+BUILTIN_SPECS = ("panacea", "sibia", "sa-ws", "sa-os", "simd")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MemorySpec(_Strict):
+    """Off-chip bandwidth and the three on-chip SRAMs (weights, activations, outputs)."""
+
+    dram_bits_per_cycle: int = Field(default=256, ge=1)
+    wmem_kb: float = Field(gt=0)
+    amem_kb: float = Field(gt=0)
+    omem_kb: float = Field(gt=0)
+    output_bits: int = Field(default=8, ge=1)  # bits per output written back (dense)
+
+    @property
+    def sram_kb(self) -> float:
+        return self.wmem_kb + self.amem_kb + self.omem_kb
+
+
+class BitSliceCore(_Strict):
+    """Processing-element arrays (PEAs) of outer-product operators on 4-bit slices.
+
+    Each operator multiplies a ``vector x 1`` weight slice vector by a ``1 x vector`` activation
+    slice vector per cycle (``vector^2`` 4b x 4b multipliers). A tile pairs ``peas`` weight
+    sub-tiles of ``sub_tile_rows`` output channels (one per PEA) with an activation tile of
+    ``tile_tokens`` tokens shared by all PEAs; K runs in chunks of ``tile_k`` (what a WBUF holds).
+    """
+
+    peas: int = Field(default=16, ge=1)
+    vector: int = Field(default=4, ge=1, le=64)
+    index_bits: int = Field(default=4, ge=1, le=16)
+    sub_tile_rows: int = Field(default=4, ge=1)
+    tile_tokens: int = Field(default=64, ge=1)
+    tile_k: int = Field(default=128, ge=1)  # K chunk a WBUF holds
+    wbuf_kb: float = Field(default=1.0, gt=0)  # per PEA
+    abuf_kb: float = Field(default=8.0, gt=0)  # global activation buffer
+    psum_kb: float = Field(default=2.0, gt=0)  # per PEA
+    accumulator_bits: int = Field(default=32, ge=1)
+
+    @property
+    def partial_sums(self) -> int:
+        """Sub-tiles whose partial sums a PEA holds at once."""
+        return 1
+
+    @model_validator(mode="after")
+    def _tiles_fit(self) -> BitSliceCore:
+        for key in ("sub_tile_rows", "tile_tokens"):
+            if getattr(self, key) % self.vector:
+                raise ValueError(f"{key} must be a multiple of vector ({self.vector})")
+        if (self.sub_tile_rows // self.vector) * (self.tile_tokens // self.vector) * self.tile_k >= 2**24:
+            raise ValueError("sub_tile_rows x tile_tokens x tile_k / vector^2 must stay below 2^24")
+        need = self.partial_sums * self.sub_tile_rows * self.tile_tokens * self.accumulator_bits
+        if need > self.psum_kb * 8192:
+            raise ValueError(
+                f"psum_kb={self.psum_kb} cannot hold {self.partial_sums} x sub_tile_rows x tile_tokens "
+                f"partial sums of accumulator_bits ({need / 8192:g} KB)"
+            )
+        return self
+
+
+class PanaceaCore(BitSliceCore):
+    """Panacea's PEA: dynamic (HH, HL, LH) and static (LL) workload operators, compensators."""
+
+    dwo_per_pea: int = Field(default=4, ge=1)
+    swo_per_pea: int = Field(default=8, ge=1)
+    compensators_per_pea: int = Field(default=2, ge=1)
+    compensator_saccs: int = Field(default=4, ge=1)  # weight vectors each compensator adds per cycle
+    dtp: bool = True
+
+    @property
+    def partial_sums(self) -> int:
+        return 2 if self.dtp else 1  # DTP: two sub-tiles' partial sums at once (section III-D)
+
+    @model_validator(mode="after")
+    def _dtp_compensators(self) -> PanaceaCore:
+        if self.dtp and self.compensators_per_pea % 2:
+            raise ValueError("dtp needs an even compensators_per_pea (half per sub-tile)")
+        return self
+
+    @property
+    def multipliers_4b(self) -> int:
+        return self.peas * (self.dwo_per_pea + self.swo_per_pea) * self.vector**2
+
+
+class SibiaCore(BitSliceCore):
+    """Sibia's PEA: operators that take any slice pair (no static/dynamic split)."""
+
+    operators_per_pea: int = Field(default=12, ge=1)
+
+    @property
+    def multipliers_4b(self) -> int:
+        return self.peas * self.operators_per_pea * self.vector**2
+
+
+class SystolicCore(_Strict):
+    """A ``rows x cols`` array of 8b x 8b MACs, weight- or output-stationary (SCALE-Sim's mapping)."""
+
+    rows: int = Field(ge=1)
+    cols: int = Field(ge=1)
+    dataflow: Literal["ws", "os"]
+    accumulator_bits: int = Field(default=32, ge=1)  # partial sums kept in OMEM by a WS array
+
+    @property
+    def multipliers_4b(self) -> int:
+        return 4 * self.rows * self.cols
+
+
+class SimdCore(_Strict):
+    """``units`` dot-product units of ``lanes`` 8b x 8b MACs each, output-stationary (Keller et al.
+    2023 style vector MACs): a unit reduces ``lanes`` products of one output per cycle."""
+
+    units: int = Field(ge=1)
+    lanes: int = Field(ge=1)
+    pipeline: int = Field(default=4, ge=0)  # adder-tree latency, paid once per step
+    tile_tokens: int = Field(default=32, ge=1)  # tokens that reuse a unit's weights in its registers
+
+    @property
+    def multipliers_4b(self) -> int:
+        return 4 * self.units * self.lanes
+
+
+class _Design(_Strict):
+    name: str
+    technology_nm: int = Field(default=28, ge=1)
+    clock_mhz: float = Field(default=500.0, gt=0)
+    memory: MemorySpec
+
+    @property
+    def multipliers_4b(self) -> int:
+        return self.core.multipliers_4b
+
+
+class PanaceaSpec(_Design):
+    kind: Literal["panacea"]
+    core: PanaceaCore
+
+
+class SibiaSpec(_Design):
+    kind: Literal["sibia"]
+    core: SibiaCore
+
+
+class SystolicSpec(_Design):
+    kind: Literal["systolic"]
+    core: SystolicCore
+
+
+class SimdSpec(_Design):
+    kind: Literal["simd"]
+    core: SimdCore
+
+
+ArchSpecModel = PanaceaSpec | SibiaSpec | SystolicSpec | SimdSpec
+_ADAPTER = TypeAdapter(Annotated[ArchSpecModel, Field(discriminator="kind")])
+
+
+def with_core(spec: ArchSpecModel, **changes) -> ArchSpecModel:
+    """``spec`` with some ``core`` keys changed, validated again (``model_copy`` would not)."""
+    return _with(spec, "core", changes)
+
+
+def with_memory(spec: ArchSpecModel, **changes) -> ArchSpecModel:
+    """``spec`` with some ``memory`` keys changed, validated again."""
+    return _with(spec, "memory", changes)
+
+
+def _with(spec: ArchSpecModel, section: str, changes: dict) -> ArchSpecModel:
+    data = spec.model_dump()
+    data[section] |= changes
+    return _validated(data, f"{spec.name} with {section} {changes}")
+
+
+def _validated(data: dict, where: str) -> ArchSpecModel:
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = [str(p) for p in first["loc"]]
+        if loc and loc[0] in ("panacea", "sibia", "systolic", "simd"):
+            loc = loc[1:]  # the union's tag (the spec's kind), not a key of the file
+        if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ["kind"]
+        key = ".".join(loc) or "(top level)"
+        raise ValueError(f"spec {where}: {key}: {first['msg']}") from err
+
+
+def load_spec(name_or_path: str | Path) -> ArchSpecModel:
+    """A shipped spec by name (``panacea``, ``sibia``, ``sa-ws``, ``sa-os``, ``simd``) or a TOML file."""
+    if str(name_or_path) in BUILTIN_SPECS:
+        text = resources.files("panacea.hw").joinpath("specs").joinpath(f"{name_or_path}.toml").read_text()
+        where = f"{name_or_path}.toml"
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ValueError(f"spec {str(name_or_path)!r} is neither a shipped design {list(BUILTIN_SPECS)} nor a file")
+        text, where = path.read_text(), str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"spec {where}: not valid TOML: {err}") from err
+    return _validated(data, where)

@@ -1,0 +1,98 @@
+"""Cost: energy is the table times the action counts; costs of workloads add up."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from panacea.hw import BUILTIN_SPECS, COMPONENTS, load, load_energy
+from panacea.workload import synthetic_workload
+
+TABLE = resources.files("panacea.hw").joinpath("energy_28nm.toml").read_text()
+
+
+def _workload(scheme: str = "asym", **kw):
+    return synthetic_workload(64, 96, 48, act_sparsity=0.6, weight_sparsity=0.4, scheme=scheme, **kw)
+
+
+def _workload_for(name: str):
+    return _workload("sym" if name == "sibia" else "asym")
+
+
+@pytest.mark.parametrize("name", BUILTIN_SPECS)
+def test_energy_is_the_table_times_the_actions(name):
+    model = load(name)
+    cost = model.run(_workload_for(name))
+    table = model.energy
+    sizes = {mem: kb for mem, (kb, _) in model.memories().items()}
+
+    def traffic(bits: dict[str, int]) -> float:
+        return sum(
+            n
+            * (
+                table.sram.read(sizes[k.split(".")[0]])
+                if k.endswith(".read")
+                else table.sram.write(sizes[k.split(".")[0]])
+            )
+            for k, n in bits.items()
+        )
+
+    expected = dict.fromkeys(COMPONENTS, 0.0)
+    expected["dram"] = (cost.dram_bits_read + cost.dram_bits_written) * table.dram.pj_per_bit
+    expected["sram"] = traffic(cost.sram_bits)
+    expected["buffers"] = traffic(cost.buffer_bits)
+    for key, n in cost.ops.items():
+        component, action = key.split(":")
+        unit = table.registers.pj_per_bit if action == "register_bits" else getattr(table.logic, action)
+        expected[component] += n * unit
+    expected["leakage"] = model.leakage_mw * 1e-3 * cost.cycles / cost.clock_hz * 1e12
+    assert cost.energy_pj == pytest.approx(expected)
+    assert cost.tops_per_watt == pytest.approx(2 * cost.macs / (sum(expected.values()) * 1e-12) / 1e12)
+    assert cost.tops == pytest.approx(2 * cost.macs / (cost.cycles / cost.clock_hz) / 1e12)
+
+
+def test_editing_the_table_changes_only_its_component(tmp_path):
+    path = tmp_path / "e.toml"
+    path.write_text(TABLE.replace("mult_4x4 = 0.0185", "mult_4x4 = 0.037"))
+    w = _workload()
+    base = load("panacea").run(w)
+    edited = load("panacea", energy=path).run(w)
+    assert edited.energy_pj["multipliers"] == pytest.approx(2 * base.energy_pj["multipliers"])
+    assert {k: v for k, v in edited.energy_pj.items() if k != "multipliers"} == {
+        k: v for k, v in base.energy_pj.items() if k != "multipliers"
+    }
+    assert edited.cycles == base.cycles  # latency does not depend on the energy table
+    assert load("panacea", energy=load_energy(path)).run(w).energy_pj == edited.energy_pj
+
+
+@pytest.mark.parametrize("name", BUILTIN_SPECS)
+def test_a_model_run_is_the_sum_of_its_workloads(name):
+    model = load(name)
+    a, b = (
+        _workload_for(name),
+        synthetic_workload(
+            32, 64, 80, act_sparsity=0.9, weight_sparsity=0.1, scheme="sym" if name == "sibia" else "asym"
+        ),
+    )
+    both = model.run([a, b])
+    one, two = model.run(a), model.run(b)
+    assert both.workloads == 2
+    assert both.cycles == one.cycles + two.cycles
+    assert both.macs == one.macs + two.macs
+    assert both.ops == {k: one.ops.get(k, 0) + two.ops.get(k, 0) for k in one.ops.keys() | two.ops.keys()}
+    assert both.energy_j == pytest.approx(one.energy_j + two.energy_j)
+    assert all(0 <= u <= 1 for u in both.utilization.values())
+
+
+def test_run_rejects_what_is_not_a_workload():
+    with pytest.raises(TypeError, match="workload must be a Workload"):
+        load("simd").run([])
+    with pytest.raises(TypeError, match="workload must be a Workload"):
+        load("simd").run("gemm")
+
+
+def test_costs_of_different_designs_do_not_add():
+    w = _workload()
+    with pytest.raises(ValueError, match="cannot add costs"):
+        load("simd").run(w) + load("sa-os").run(w)
