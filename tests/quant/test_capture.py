@@ -59,3 +59,37 @@ def test_capture_records_every_layer_and_call(scheme):
 def test_capture_needs_a_quantized_model():
     with pytest.raises(ValueError, match="no quantized GEMM"), capture(tiny_llama()):
         pass
+
+
+@pytest.mark.parametrize("scheme", ["asym", "sym"])
+def test_fig18_variants_are_the_same_integers_in_the_other_format(scheme):
+    """zero-only: the AQS-GEMM with r = 0 (only zero top slices skipped); sym-on-panacea: the signed
+    activations shifted into the unsigned format with zero point 2^(x_bits - 1); same product."""
+    model = tiny_llama()
+    config = CalibrationConfig() if scheme == "asym" else CalibrationConfig(scheme="sym", zpm=None, dbs=False)
+    recipe = calibrate(model, token_batches(96), config)
+    batch = token_batches(96, 1, seed=5)[0]
+    inputs: dict[str, torch.Tensor] = {}
+    with torch.no_grad(), quantized(model, recipe):
+        mods = {m.layer.name: m for m in model.modules() if isinstance(m, panacea.quant.QuantizedGemm)}
+        for m in mods.values():
+            m.register_forward_pre_hook(lambda mod, a: inputs.setdefault(mod.layer.name, a[0]))
+        with capture(model, variants=True) as rec:
+            model(batch)
+    for name, cap in rec.layers.items():
+        module = mods[name]
+        x_q = quantize_input(module.site.input_matrix(inputs[name]), module.layer)
+        ((variant, w),) = cap.variants.items()
+        assert torch.equal(w.weight_stored, cap.workload.weight_stored)
+        assert (w.n, w.k, w.m, w.w_bits, w.x_bits) == (cap.workload.n, cap.workload.k, cap.workload.m, 7, 8)
+        if scheme == "asym":
+            assert variant == "zero-only" and w.zero_point == 0 and w.lo_bits == module.layer.lo_bits
+            ref = panacea.aqs_gemm(x_q, module.packed, 0, lo_bits=module.layer.lo_bits)
+            assert ref.counts.compensation_mults == 0  # r = 0: nothing to compensate
+        else:
+            assert variant == "sym-on-panacea" and w.zero_point == 128 and w.lo_bits == 4
+            x_u = x_q.to(torch.int32) + 128
+            assert int(x_u.min()) >= 0 and int(x_u.max()) <= 255
+            ref = panacea.aqs_gemm(x_u, module.packed, 128)
+        assert w.counts == ref.counts
+        assert w.counts.act_vectors - int(w.act_stored.sum()) == w.counts.act_vectors_compressed

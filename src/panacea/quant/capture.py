@@ -5,13 +5,16 @@ the bit-slice GEMM of its scheme (AQS-GEMM for asymmetric activations, Sibia's f
 and report its counts. Per layer the recorder keeps the first call as a :class:`Workload` (shapes,
 real vector masks, counts) for the cost models, and totals over all calls: the counts, and the
 element-level top-slice ("slice") sparsity of both operands.
+
+``capture(qmodel, variants=True)`` also keeps, per layer, the first call's integers in the formats
+of the paper's Fig. 18 (:func:`fig18_variants`), for the cost models to compare on the same data.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -21,7 +24,7 @@ from panacea.gemm import GemmCounts
 from panacea.quant.inference import QuantizedGemm
 from panacea.quant.recipe import sym_act_bits
 from panacea.slicing import act_vector_stored, sbr_zero_top_range, weight_vector_stored
-from panacea.workload import Workload
+from panacea.workload import Workload, gemm_workload
 
 
 @dataclass
@@ -36,6 +39,7 @@ class LayerCapture:
     act_slices_compressed: int
     weight_slices: int
     weight_slices_compressed: int
+    variants: dict[str, Workload] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -62,11 +66,38 @@ def _compressible_act_slices(x_q: torch.Tensor, module: QuantizedGemm) -> int:
     return int(((x_q.to(torch.int32) ^ base) < (1 << hs)).sum())
 
 
+def fig18_variants(module: QuantizedGemm, x_q: torch.Tensor) -> dict[str, Workload]:
+    """The same integers in the other format of the paper's Fig. 18, as a workload.
+
+    - asymmetric layers: ``"zero-only"``, Panacea skipping only top slices that are zero (a
+      bit-slice GEMM unaware of the zero point, Fig. 18(b)): the AQS-GEMM with ``r = 0``, i.e. the
+      zero point's top slice taken as 0; the product is the same, so accuracy is too.
+    - symmetric layers: ``"sym-on-panacea"``, the signed activations shifted by ``2^(x_bits - 1)``
+      into Panacea's unsigned ``x_bits`` format with that zero point (128 for 8 bits; the paper's
+      "symmetric quantization by setting every zero-point to 128", Fig. 18(a)), 4-bit low slices.
+    """
+    layer = module.layer
+    opts = dict(
+        w_bits=layer.w_bits,
+        x_bits=layer.x_bits,
+        vector=module.vector,
+        index_bits=module.index_bits,
+        groups=layer.groups,
+        name=layer.name,
+    )
+    if layer.symmetric:
+        offset = 1 << (layer.x_bits - 1)
+        x_u = x_q.to(torch.int32) + offset
+        return {"sym-on-panacea": gemm_workload(x_u, module.w_q, offset, lo_bits=4, **opts)}
+    return {"zero-only": gemm_workload(x_q, module.w_q, 0, lo_bits=layer.lo_bits, **opts)}
+
+
 class Recorder:
     """Collects :class:`LayerCapture` records from :class:`QuantizedGemm` modules (see module docs)."""
 
-    def __init__(self):
+    def __init__(self, variants: bool = False):
         self.layers: dict[str, LayerCapture] = {}
+        self.variants = variants
 
     def record(self, module: QuantizedGemm, x_q: torch.Tensor, counts: GemmCounts) -> None:
         layer = module.layer
@@ -109,8 +140,9 @@ class Recorder:
             weight_stored=w_stored,
             counts=counts,
         )
+        variants = fig18_variants(module, x_q) if self.variants else {}
         self.layers[layer.name] = LayerCapture(
-            workload, 1, x_q.shape[0], counts, x_q.numel(), act_compressible, w_elems, w_zero
+            workload, 1, x_q.shape[0], counts, x_q.numel(), act_compressible, w_elems, w_zero, variants
         )
 
     def total(self) -> GemmCounts:
@@ -137,12 +169,13 @@ class Recorder:
 
 
 @contextlib.contextmanager
-def capture(model: nn.Module) -> Iterator[Recorder]:
-    """Record the bit-slice GEMM of every :class:`QuantizedGemm` of ``model`` while in the block."""
+def capture(model: nn.Module, *, variants: bool = False) -> Iterator[Recorder]:
+    """Record the bit-slice GEMM of every :class:`QuantizedGemm` of ``model`` while in the block
+    (with ``variants``: also :func:`fig18_variants` of each layer's first call)."""
     modules = [m for m in model.modules() if isinstance(m, QuantizedGemm)]
     if not modules:
         raise ValueError("the model has no quantized GEMM: run it under panacea.quantized(model, recipe)")
-    recorder = Recorder()
+    recorder = Recorder(variants)
     for m in modules:
         m.recorder = recorder
     try:

@@ -1,0 +1,304 @@
+"""``panacea evaluate``: from a model to the paper's comparison, in one call.
+
+The flow (DESIGN.md's data flow): load the model and its task (:func:`panacea.study.make_task`),
+score the float model, calibrate every scheme (shared passes), run each quantized scheme with every
+GEMM on integers under :func:`~panacea.quant.capture` (accuracy and per-layer workloads with their
+real masks), cost the workloads on every accelerator, and return :class:`~panacea.report.Results`
+(written as ``results.json``; :func:`panacea.report.render` turns it into tables, CSV and plots).
+
+Which workloads each design runs (the paper's section IV pairing):
+
+- ``panacea`` designs: every asymmetric scheme as designed, and with DTP off (the ablation of
+  Fig. 15: AQS-GEMM, +ZPM, +DBS with DTP off, then +DTP); on the main scheme (the first of
+  :data:`MAIN_SCHEMES` evaluated) also the ``zero-only`` variant, and on ``sym`` the
+  ``sym-on-panacea`` variant (Fig. 18, see :func:`~panacea.quant.capture.fig18_variants`);
+- ``sibia`` designs: the ``sym`` scheme (symmetric 7-bit activations, its format);
+- dense designs (systolic arrays, SIMD): the main scheme (their cost ignores sparsity).
+
+A workload is a GEMM's first evaluation call (a batch of ``batch_size`` windows of ``seqlen``
+tokens for causal LMs, all sentences of a batch for encoders, a batch of images for CNNs); layers
+left in floating point (the LM head) and the attention products (no weights) are not costed.
+
+Cache (``--resume``): under ``OUT/cache/``, per scheme a directory keyed by the SHA-256 of the
+model's weights and source, the task's data and the scheme's calibration configuration, holding its
+recipe (after calibration) and its captured workloads and metrics (after evaluation); the float
+model's metrics likewise. Files are written atomically, so an interrupted run resumes from what
+was finished. Costing always reruns (seconds), so new accelerators need no recomputation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from functools import reduce
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+import panacea
+import panacea.hw as hw
+from panacea._io import atomic_write
+from panacea.models.loaders import LoadedModel, load_model
+from panacea.quant import QuantRecipe, calibrate_many, capture, quantized
+from panacea.report.schema import CostRecord, LayerCost, Results, SchemeRecord
+from panacea.report.tables import MAIN_SCHEMES
+from panacea.study import SCHEMES, SchemeResult, Task, make_task, overrides_json, scheme_configs, summarize
+from panacea.workload import Workload, workloads_from_bytes, workloads_to_bytes
+
+ASYM_SCHEMES = ("asym", "zpm-paper", "zpm", "dbs", "optq4")
+CACHE_VERSION = 1
+Progress = Callable[[str, int, int], None]
+
+
+class EvaluateConfig(BaseModel):
+    """What ``panacea evaluate`` runs (recorded in ``results.json``).
+
+    ``tokens`` / ``calib_tokens`` / ``seqlen`` / ``batch_size`` apply to causal LMs: perplexity on
+    the first ``tokens`` of ``data`` (whole windows of ``seqlen``), calibration on the next
+    ``calib_tokens``. ``accelerators``: shipped designs or TOML spec files; ``energy``: an energy
+    table TOML (default: the shipped 28 nm one).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = "smollm2-135m"
+    data: str | None = None
+    schemes: tuple[str, ...] = ("sym", "asym", "zpm", "dbs")
+    accelerators: tuple[str, ...] = ("panacea", "sibia", "simd", "sa-ws", "sa-os")
+    tokens: int = Field(default=8192, ge=2)
+    calib_tokens: int = Field(default=4096, ge=2)
+    seqlen: int = Field(default=512, ge=2)
+    batch_size: int = Field(default=4, ge=1)
+    paper_overrides: bool = True
+    energy: str | None = None
+
+    @field_validator("schemes")
+    @classmethod
+    def _schemes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        allowed = [s for s in SCHEMES if s != "fp32"]
+        if not v or any(s not in allowed for s in v) or len(set(v)) != len(v):
+            raise ValueError(f"schemes must be distinct names from {allowed} (fp32 always runs), got {list(v)}")
+        return v
+
+    @field_validator("accelerators")
+    @classmethod
+    def _accelerators(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError(f"accelerators must be distinct, at least one, got {list(v)}")
+        return v
+
+
+def check_output(out: Path) -> Path:
+    """Raise one clear error unless ``out`` is, or can be created as, a writable directory; creates
+    nothing (a run that fails on later input leaves no trace)."""
+    existing = next(p for p in (out, *out.parents) if p.exists() or p == Path(p.anchor))
+    if not existing.is_dir():
+        raise ValueError(f"output directory {str(out)!r} cannot be created: {str(existing)!r} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"output directory {str(out)!r} is not writable ({str(existing)!r} is not)")
+    return out
+
+
+def load_accelerators(config: EvaluateConfig) -> dict[str, hw.CostModel]:
+    """The cost model of every accelerator, checked against the schemes before anything runs."""
+    energy = None if config.energy is None else hw.load_energy(config.energy)
+    models = {name: hw.load(name, energy) for name in config.accelerators}
+    kinds = {m.spec.kind for m in models.values()}
+    if "sibia" in kinds and "sym" not in config.schemes:
+        raise ValueError("accelerator sibia runs the sym scheme (its symmetric format): add sym to schemes")
+    if "panacea" in kinds and main_scheme(config.schemes) is None:
+        raise ValueError(f"accelerator panacea needs an asymmetric scheme among {list(ASYM_SCHEMES)}")
+    return models
+
+
+def main_scheme(schemes) -> str | None:
+    return next((s for s in MAIN_SCHEMES if s in schemes), None)
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """SHA-256 of every parameter and buffer (names, shapes and bytes)."""
+    h = hashlib.sha256()
+    for name, t in sorted({**dict(model.named_parameters()), **dict(model.named_buffers())}.items()):
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        h.update(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+class _Cache:
+    """Per-scheme results under ``OUT/cache``, keyed by model, data and configuration."""
+
+    def __init__(self, root: Path, base: dict, resume: bool):
+        self.root, self.base, self.resume = root, base, resume
+
+    def dir(self, scheme: str, config: object) -> Path:
+        key = json.dumps({**self.base, "scheme": scheme, "config": config}, sort_keys=True, default=str)
+        return self.root / f"{scheme}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+
+    def read(self, path: Path, reader: Callable):
+        """``reader(path)`` when resuming and it succeeds; a damaged entry counts as a miss."""
+        if not self.resume or not path.exists():
+            return None
+        try:
+            return reader(path)
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+            return None
+
+
+def _save_capture(path: Path, result: SchemeResult, groups: dict[str, list[Workload]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, workloads_to_bytes(groups, asdict(result)))
+
+
+def _load_capture(path: Path) -> tuple[SchemeResult, dict[str, list[Workload]]]:
+    groups, meta = workloads_from_bytes(path.read_bytes())
+    return SchemeResult(**meta), groups
+
+
+def _run_scheme(lm: LoadedModel, task: Task, scheme: str, recipe: QuantRecipe, progress):
+    t0 = time.perf_counter()
+    result = SchemeResult(scheme, SCHEMES[scheme][0], {})
+    with quantized(lm.model, recipe) as qmodel, capture(qmodel, variants=True) as rec:
+        result.metrics = task.evaluate(qmodel, progress)
+    summarize(result, rec)
+    result.seconds = time.perf_counter() - t0
+    groups: dict[str, list[Workload]] = {"main": rec.workloads()}
+    for layer in rec.layers.values():
+        for variant, w in layer.variants.items():
+            groups.setdefault(variant, []).append(w)
+    return result, groups
+
+
+def _cost_record(name: str, model: hw.CostModel, scheme: str, variant: str, workloads: list[Workload]) -> CostRecord:
+    per_layer = [model.run(w) for w in workloads]
+    total = reduce(lambda a, b: a + b, per_layer)
+    return CostRecord(
+        accelerator=name,
+        design=total.design,
+        kind=model.spec.kind,
+        scheme=scheme,
+        variant=variant,
+        macs=total.macs,
+        cycles=total.cycles,
+        cycles_compute=total.cycles_compute,
+        cycles_memory=total.cycles_memory,
+        seconds=total.seconds,
+        tops=total.tops,
+        tops_per_watt=total.tops_per_watt,
+        energy_pj=total.energy_pj,
+        utilization=total.utilization,
+        dram_bits_read=total.dram_bits_read,
+        dram_bits_written=total.dram_bits_written,
+        layers=[
+            LayerCost(name=w.name, cycles=c.cycles, energy_pj=sum(c.energy_pj.values()))
+            for w, c in zip(workloads, per_layer, strict=True)
+        ],
+    )
+
+
+def cost_runs(
+    models: dict[str, hw.CostModel], captures: dict[str, dict[str, list[Workload]]], progress: Progress | None = None
+) -> list[CostRecord]:
+    """Every (accelerator, scheme, variant) the module docstring lists, costed layer by layer."""
+    main = main_scheme(captures)
+    runs: list[tuple[str, hw.CostModel, str, str, list[Workload]]] = []
+    for name, model in models.items():
+        kind = model.spec.kind
+        if kind == "sibia":
+            runs.append((name, model, "sym", "", captures["sym"]["main"]))
+        elif kind == "panacea":
+            no_dtp = hw.model_for(hw.with_core(model.spec, dtp=False), model.energy) if model.spec.core.dtp else None
+            for s in (s for s in ASYM_SCHEMES if s in captures):
+                runs.append((name, model, s, "", captures[s]["main"]))
+                if no_dtp is not None:
+                    runs.append((name, no_dtp, s, "dtp-off", captures[s]["main"]))
+            runs.append((name, model, main, "zero-only", captures[main]["zero-only"]))
+            if "sym" in captures:
+                runs.append((name, model, "sym", "sym-on-panacea", captures["sym"]["sym-on-panacea"]))
+        else:
+            runs.append((name, model, main or "sym", "", captures[main or "sym"]["main"]))
+    records = []
+    for i, run in enumerate(runs):
+        records.append(_cost_record(*run))
+        if progress:
+            progress("cost", i + 1, len(runs))
+    return records
+
+
+def evaluate(
+    config: EvaluateConfig, out: str | Path, *, resume: bool = False, progress: Progress | None = None
+) -> Results:
+    """Run the whole flow of the module docstring; writes ``OUT/results.json`` and the cache."""
+    started = time.perf_counter()
+    out = check_output(Path(out))
+    models = load_accelerators(config)
+    lm = load_model(config.model)
+    task = make_task(
+        lm,
+        config.data,
+        tokens=config.tokens,
+        calib_tokens=config.calib_tokens,
+        seqlen=config.seqlen,
+        batch_size=config.batch_size,
+    )
+    configs = scheme_configs(lm, config.schemes, config.paper_overrides)
+    base = {"cache": CACHE_VERSION, "panacea": panacea.__version__, "source": lm.source, "data": task.data}
+    cache = _Cache(out / "cache", {**base, "weights": model_fingerprint(lm.model)}, resume)
+
+    def stage(name: str):
+        return (lambda done, total: progress(name, done, total)) if progress else None
+
+    captures: dict[str, dict[str, list[Workload]]] = {}
+    records: dict[str, SchemeResult] = {}
+    dirs = {s: cache.dir(s, configs[s].model_dump(mode="json")) for s in config.schemes}
+    for s in config.schemes:
+        hit = cache.read(dirs[s] / "capture.safetensors", _load_capture)
+        if hit is not None:
+            records[s], captures[s] = hit
+    todo = [s for s in config.schemes if s not in records]
+
+    fp32_file = cache.dir("fp32", None) / "metrics.json"
+    fp32 = None if (todo and task.fp32_first) else cache.read(fp32_file, lambda p: json.loads(p.read_text()))
+    if fp32 is None:
+        fp32 = task.evaluate(lm.model, stage("fp32"))
+        fp32_file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(fp32_file, json.dumps(fp32).encode())
+
+    recipes = {s: cache.read(dirs[s], QuantRecipe.load) for s in todo}
+    missing = {s: configs[s] for s in todo if recipes[s] is None}
+    t0 = time.perf_counter()
+    if missing:
+        for s, recipe in calibrate_many(lm.model, task.batches, missing, progress=progress).items():
+            recipe.save(dirs[s])
+            recipes[s] = recipe
+    calibration_seconds = time.perf_counter() - t0
+
+    for s in todo:
+        records[s], captures[s] = _run_scheme(lm, task, s, recipes[s], stage(s))
+        _save_capture(dirs[s] / "capture.safetensors", records[s], captures[s])
+
+    t0 = time.perf_counter()
+    costs = cost_runs(models, captures, progress)
+    results = Results(
+        panacea_version=panacea.__version__,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        config=config.model_dump(mode="json"),
+        model={"name": lm.name, "kind": lm.kind, "source": lm.source},
+        data=dict(task.data, overrides=overrides_json(configs)),
+        fp32=fp32,
+        schemes=[SchemeRecord(**asdict(records[s]), cached=s not in todo) for s in config.schemes],
+        costs=costs,
+        seconds={
+            "calibration": calibration_seconds,
+            "cost_models": time.perf_counter() - t0,
+            "total": time.perf_counter() - started,
+        },
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    results.save(out)
+    return results

@@ -1,0 +1,228 @@
+"""The report's tables, built once from :class:`Results` and rendered to the console or Markdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.table import Table as RichTable
+
+from panacea.report.schema import CostRecord, Results
+
+MAIN_SCHEMES = ("dbs", "zpm", "zpm-paper", "asym", "optq4")  # Panacea's headline scheme, by preference
+DISPLAY = {"panacea": "Panacea", "sibia": "Sibia", "sa-ws": "SA-WS", "sa-os": "SA-OS", "simd": "SIMD"}
+METRIC_NAMES = {
+    "perplexity": "perplexity",
+    "embedding_cosine_to_fp32": "cosine to FP32",
+    "polarity_accuracy": "polarity acc.",
+    "top1_agreement_with_fp32": "top-1 agreement",
+}
+# Energy components grouped as the paper's Fig. 15 shows them.
+ENERGY_GROUPS = {
+    "DRAM": ("dram",),
+    "SRAM": ("sram",),
+    "buffers": ("buffers",),
+    "compute": ("multipliers", "accumulators", "compensators", "index_decoding", "post_processing"),
+    "leakage": ("leakage",),
+}
+# The paper's GPT-2 / WikiText-2 figures (section V, Figs. 15-16): Panacea's energy efficiency over
+# each design, and each step's energy / throughput change in the ablation.
+PAPER_EE_GPT2 = {"sa-ws": 3.82, "sa-os": 3.07, "simd": 3.81, "sibia": 2.03}
+PAPER_ABLATION_GPT2 = {"+ZPM": (-0.10, 0.17), "+DBS": (-0.11, 0.12), "+DTP": (-0.089, 0.076)}
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    notes: list[str] = field(default_factory=list)
+
+    def rich(self) -> RichTable:
+        t = RichTable(title=self.title)
+        for i, c in enumerate(self.columns):
+            t.add_column(c, justify="left" if i == 0 else "right", no_wrap=i == 0)
+        for r in self.rows:
+            t.add_row(*r)
+        return t
+
+    def markdown(self) -> str:
+        lines = [f"**{self.title}**", "", "| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
+        lines += ["| " + " | ".join(r) + " |" for r in self.rows]
+        return "\n".join(lines + ([""] + [f"- {n}" for n in self.notes] if self.notes else []))
+
+
+def name(c: CostRecord) -> str:
+    """A design's display name: the shipped ones as the paper writes them, others by their spec name."""
+    return DISPLAY.get(c.accelerator, c.design)
+
+
+def main_scheme(res: Results) -> str | None:
+    return next((s for s in MAIN_SCHEMES if res.scheme(s) is not None), None)
+
+
+def headline(res: Results) -> list[CostRecord]:
+    """Each accelerator as designed on its own scheme (Panacea: the main one; Sibia: sym)."""
+    main = main_scheme(res)
+    out = []
+    for acc in res.config["accelerators"]:
+        runs = [c for c in res.costs if c.accelerator == acc and c.variant == ""]
+        preferred = [c for c in runs if c.scheme == main] if runs and runs[0].kind == "panacea" else runs
+        if preferred:
+            out.append(preferred[0])
+    return out
+
+
+def panacea_headline(res: Results) -> CostRecord | None:
+    return next((c for c in headline(res) if c.kind == "panacea"), None)
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1%}"
+
+
+def _num(v: float | None, spec: str = ".3f") -> str:
+    return "–" if v is None else format(v, spec)
+
+
+def accuracy_table(res: Results) -> Table:
+    metrics = list(res.fp32)
+    cols = ["scheme", *(METRIC_NAMES.get(m, m) for m in metrics)]
+    cols += ["act. vector sp.", "weight vector sp.", "act. slice sp.", "mults / dense", "bits / dense"]
+    rows = [["FP32", *(f"{res.fp32[m]:.4g}" for m in metrics), *["–"] * 5]]
+    for s in res.schemes:
+        rows.append(
+            [
+                s.label,
+                *(f"{s.metrics[m]:.4g}" for m in metrics),
+                _pct(s.act_vector_sparsity),
+                _pct(s.weight_vector_sparsity),
+                _pct(s.act_slice_sparsity),
+                _num(s.mults_vs_dense),
+                _num(s.bits_vs_dense),
+            ]
+        )
+    return Table(
+        f"{res.model['name']}: accuracy and measured top-slice sparsity per scheme",
+        cols,
+        rows,
+        [
+            "vector sp.: mean over layers of the top-slice vectors compressed (Fig. 14); slice sp.: of single "
+            "top slices; mults / bits: 4b x 4b multiplications / stored operand bits over the dense bit-slice GEMM's."
+        ],
+    )
+
+
+def energy_groups(c: CostRecord) -> dict[str, float]:
+    """Energy in uJ per group of :data:`ENERGY_GROUPS`."""
+    return {g: sum(c.energy_pj.get(k, 0.0) for k in keys) * 1e-6 for g, keys in ENERGY_GROUPS.items()}
+
+
+def accelerator_table(res: Results) -> Table:
+    runs = headline(res)
+    ref = panacea_headline(res)
+    cols = ["design", "scheme", "cycles", "TOPS", "TOPS/W", "energy (uJ)"]
+    if ref is not None:
+        cols += ["Panacea speed-up", "Panacea EE gain"]
+    rows = []
+    for c in runs:
+        row = [name(c), c.scheme, f"{c.cycles:,}", f"{c.tops:.3f}", f"{c.tops_per_watt:.2f}"]
+        row.append(f"{c.energy_j * 1e6:,.1f}")
+        if ref is not None:
+            row += [f"{c.cycles / ref.cycles:.2f}x", f"{ref.tops_per_watt / c.tops_per_watt:.2f}x"]
+        rows.append(row)
+    notes = [
+        f"All GEMMs of the model with weights, first evaluation call of each ({len(runs[0].layers) if runs else 0} "
+        "workloads); TOPS: 2 x MACs / time; EE: TOPS/W.",
+    ]
+    if ref is not None:
+        paper = ", ".join(f"{DISPLAY[k]} {v}x" for k, v in PAPER_EE_GPT2.items())
+        notes.append(f"The paper's EE gains on GPT-2 / WikiText-2 (Fig. 16): {paper}.")
+    return Table(f"{res.model['name']}: the accelerators on its workloads", cols, rows, notes)
+
+
+def energy_table(res: Results) -> Table:
+    rows = []
+    for c in headline(res):
+        groups = energy_groups(c)
+        total = sum(groups.values())
+        rows.append([name(c), *(f"{v:,.1f} ({v / total:.0%})" for v in groups.values())])
+    cols = ["design", *(f"{g} (uJ)" for g in ENERGY_GROUPS)]
+    note = "compute: multipliers, accumulators, compensators, index decoding and post-processing."
+    return Table(f"{res.model['name']}: energy breakdown", cols, rows, [note])
+
+
+def ablation_steps(res: Results) -> list[tuple[str, CostRecord]]:
+    """Fig. 15's steps on the first Panacea design: AQS-GEMM, +ZPM, +DBS (DTP off), +DTP."""
+    ref = panacea_headline(res)
+    if ref is None:
+        return []
+
+    def run(scheme, variant):
+        return next(
+            (c for c in res.costs if c.accelerator == ref.accelerator and c.scheme == scheme and c.variant == variant),
+            None,
+        )
+
+    steps = [("AQS-GEMM", run("asym", "dtp-off")), ("+ZPM", run("zpm", "dtp-off")), ("+DBS", run("dbs", "dtp-off"))]
+    steps.append(("+DTP", run("dbs", "")))
+    return [(label, c) for label, c in steps if c is not None]
+
+
+def ablation_table(res: Results) -> Table | None:
+    steps = ablation_steps(res)
+    if len(steps) < 2:
+        return None
+    rows, prev = [], None
+    for label, c in steps:
+        d_energy = "–" if prev is None else f"{c.energy_j / prev.energy_j - 1:+.1%}"
+        d_tops = "–" if prev is None else f"{c.tops / prev.tops - 1:+.1%}"
+        paper = PAPER_ABLATION_GPT2.get(label)
+        rows.append(
+            [
+                label,
+                c.scheme + (" (DTP off)" if c.variant == "dtp-off" else ""),
+                f"{c.energy_j * 1e6:,.1f}",
+                d_energy,
+                f"{c.tops:.3f}",
+                d_tops,
+                "–" if paper is None else f"{paper[0]:+.1%} / {paper[1]:+.1%}",
+            ]
+        )
+        prev = c
+    cols = ["step", "scheme", "energy (uJ)", "energy change", "TOPS", "throughput change", "paper (GPT-2)"]
+    return Table(f"{name(steps[0][1])} ablation (Fig. 15): each step over the previous", cols, rows)
+
+
+def fig18_pairs(res: Results) -> list[tuple[str, str, CostRecord, CostRecord]]:
+    """(panel, label, Panacea's AQS run, the other run) for Fig. 18(a) and (b)."""
+    ref = panacea_headline(res)
+    if ref is None:
+        return []
+    out = []
+    sym = res.cost(ref.accelerator, "sym", "sym-on-panacea")
+    if sym is not None:
+        out.append(("(a)", "symmetric, zero point 128 (same integers as sym)", ref, sym))
+    zero = res.cost(ref.accelerator, ref.scheme, "zero-only")
+    if zero is not None:
+        out.append(("(b)", "skipping only zero top slices (same integers)", ref, zero))
+    return out
+
+
+def fig18_table(res: Results) -> Table | None:
+    pairs = fig18_pairs(res)
+    if not pairs:
+        return None
+    metric = next(iter(res.fp32))
+    rows = []
+    for panel, label, aqs, other in pairs:
+        acc_aqs, acc_other = res.scheme(aqs.scheme).metrics[metric], res.scheme(other.scheme).metrics[metric]
+        rows.append(
+            [
+                f"{panel} {label}",
+                f"{acc_other:.4g} vs {acc_aqs:.4g}",
+                f"{aqs.tops_per_watt / other.tops_per_watt:.2f}x",
+                f"{aqs.tops / other.tops:.2f}x",
+            ]
+        )
+    cols = ["Panacea on the AQS scheme vs", f"{METRIC_NAMES.get(metric, metric)} (other vs AQS)", "EE gain", "speed-up"]
+    return Table(f"Fig. 18: asymmetric AQS-GEMM ({pairs[0][2].scheme}) against the alternatives on Panacea", cols, rows)

@@ -1,0 +1,236 @@
+"""`panacea evaluate` and `panacea report` end to end: files, schema, agreement with the library,
+the cache, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_models import save_tiny_llama
+from typer.testing import CliRunner
+
+import panacea
+import panacea.hw as hw
+from panacea.cli import app
+from panacea.evaluate import EvaluateConfig, evaluate
+from panacea.models.loaders import load_model
+from panacea.quant import calibrate_many, capture, quantized
+from panacea.report import Results
+from panacea.study import make_task, scheme_configs
+
+runner = CliRunner()
+FILES = (
+    "results.json",
+    "layers.csv",
+    "layer_costs.csv",
+    "report.md",
+    "fig14_vector_sparsity.png",
+    "fig15_energy_breakdown.png",
+    "fig16_vs_baselines.png",
+    "fig18_asym_sym_zero_skip.png",
+)
+TINY = ["--tokens", "64", "--calib-tokens", "64", "--seqlen", "32", "--batch-size", "2"]
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny-run")
+    result = runner.invoke(app, ["evaluate", tiny_dir, *TINY, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_writes_every_file_with_a_valid_schema(tiny_run, tiny_dir):
+    out, output = tiny_run
+    for name in FILES:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["schema_version"] == 1 and doc["panacea_version"] == panacea.__version__
+    assert doc["config"]["model"] == tiny_dir and doc["config"]["schemes"] == ["sym", "asym", "zpm", "dbs"]
+    res = Results.load(out)
+    assert [s.scheme for s in res.schemes] == ["sym", "asym", "zpm", "dbs"]
+    assert res.data["windows"] == 2 and res.data["overrides"] == [{"pattern": "*.mlp.down_proj", "x_bits": 12}]
+    runs = {(c.accelerator, c.scheme, c.variant) for c in res.costs}
+    assert runs == {
+        ("sibia", "sym", ""),
+        *((d, "dbs", "") for d in ("simd", "sa-ws", "sa-os")),
+        *(("panacea", s, v) for s in ("asym", "zpm", "dbs") for v in ("", "dtp-off")),
+        ("panacea", "dbs", "zero-only"),
+        ("panacea", "sym", "sym-on-panacea"),
+    }
+    layers = _csv_rows(out / "layers.csv")
+    assert len(layers) == 4 * 14  # 14 GEMMs of the tiny Llama (LM head left in floating point)
+    costs = _csv_rows(out / "layer_costs.csv")
+    assert len(costs) == len(res.costs) * 14
+    report = (out / "report.md").read_text()
+    assert all(f"]({name})" in report for name in FILES if name.endswith(".png"))
+    for text in ("Panacea speed-up", "ablation (Fig. 15)", "Fig. 18", "report:"):
+        assert text in output or text in report
+
+
+def test_numbers_agree_with_the_library(tiny_run, tiny_dir):
+    out, _ = tiny_run
+    res = Results.load(out)
+    lm = load_model(tiny_dir)
+    task = make_task(lm, tokens=64, calib_tokens=64, seqlen=32, batch_size=2)
+    configs = scheme_configs(lm, ("sym", "dbs"))
+    recipes = calibrate_many(lm.model, task.batches, configs)
+    assert res.fp32["perplexity"] == pytest.approx(task.evaluate(lm.model, None)["perplexity"], rel=1e-6)
+    workloads = {}
+    for scheme, recipe in recipes.items():
+        with quantized(lm.model, recipe) as q, capture(q) as rec:
+            metrics = task.evaluate(q, None)
+        assert res.scheme(scheme).metrics["perplexity"] == pytest.approx(metrics["perplexity"], rel=1e-6)
+        assert res.scheme(scheme).act_vector_sparsity == pytest.approx(rec.mean_vector_sparsity()[0])
+        workloads[scheme] = rec.workloads()
+    for name, scheme in (("panacea", "dbs"), ("sibia", "sym"), ("sa-os", "dbs")):
+        direct = hw.load(name).run(workloads[scheme])
+        record = res.cost(name, scheme)
+        assert (record.cycles, record.macs) == (direct.cycles, direct.macs)
+        assert record.dram_bits_read == direct.dram_bits_read
+        assert record.energy_pj == pytest.approx(direct.energy_pj)
+        assert record.tops_per_watt == pytest.approx(direct.tops_per_watt)
+        assert sum(layer.cycles for layer in record.layers) == direct.cycles
+    no_dtp = hw.model_for(hw.with_core(hw.load("panacea").spec, dtp=False)).run(workloads["dbs"])
+    assert res.cost("panacea", "dbs", "dtp-off").cycles == no_dtp.cycles
+
+
+def test_resume_reuses_the_cache_and_only_computes_what_is_new(tiny_dir, tmp_path):
+    out = tmp_path / "run"
+    config = EvaluateConfig(model=tiny_dir, tokens=64, calib_tokens=64, seqlen=32, batch_size=2)
+    first = evaluate(config, out, resume=True)  # nothing cached yet
+    assert not any(s.cached for s in first.schemes)
+    again = evaluate(config, out, resume=True)
+    assert all(s.cached for s in again.schemes)
+    assert [s.metrics for s in again.schemes] == [s.metrics for s in first.schemes]
+    assert [c.model_dump() for c in again.costs] == [c.model_dump() for c in first.costs]
+    # A new scheme is computed, the others come from the cache; a damaged entry is recomputed.
+    damaged = next((out / "cache").glob("asym-*")) / "capture.safetensors"
+    damaged.write_bytes(b"not a safetensors file")
+    more = evaluate(config.model_copy(update={"schemes": ("sym", "asym", "zpm", "dbs", "zpm-paper")}), out, resume=True)
+    assert {s.scheme: s.cached for s in more.schemes} == {
+        "sym": True,
+        "asym": False,
+        "zpm": True,
+        "dbs": True,
+        "zpm-paper": False,
+    }
+    assert more.scheme("asym").metrics == first.scheme("asym").metrics
+    # Without --resume everything is recomputed; other data is another cache entry.
+    assert not any(s.cached for s in evaluate(config, out).schemes)
+
+
+def test_report_rerenders_without_recomputing(tiny_run, tmp_path):
+    out, _ = tiny_run
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "results.json").write_bytes((out / "results.json").read_bytes())
+    result = runner.invoke(app, ["report", str(copy)])
+    assert result.exit_code == 0, result.output
+    for name in FILES:
+        assert (copy / name).is_file(), name
+    assert (copy / "layers.csv").read_bytes() == (out / "layers.csv").read_bytes()
+    assert (copy / "report.md").read_text() == (out / "report.md").read_text()
+    assert "the accelerators on its workloads" in result.output
+
+
+def test_report_rejects_what_is_not_a_results_directory(tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "holds no results.json" in result.stderr
+    (tmp_path / "results.json").write_text(json.dumps({"schema_version": 99}))
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "schema_version 99; this panacea reads 1" in result.stderr
+    (tmp_path / "results.json").write_text(json.dumps({"schema_version": 1, "model": {}}))
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a valid results file" in result.stderr
+
+
+@pytest.fixture()
+def bad_spec(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text((Path(hw.__file__).parent / "specs" / "panacea.toml").read_text().replace("[core]", "[cores]"))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["no-such-org/no-such-model"], "cannot load 'no-such-org/no-such-model'"),
+        (["./no-such-directory"], "model directory './no-such-directory' does not exist"),
+        (["minilm-l6", "--accelerators", "panacea,tpu"], "spec 'tpu' is neither a shipped design"),
+        (["minilm-l6", "--accelerators", "BAD_SPEC"], "bad.toml"),
+        (["minilm-l6", "--schemes", "asym,fp16"], "schemes must be distinct names from"),
+        (["minilm-l6", "--schemes", "asym"], "accelerator sibia runs the sym scheme"),
+        (["minilm-l6", "--data", "wikipedia"], "data for an encoder must be polarity"),
+        (["TINY", *TINY, "--data", "EMPTY"], "holds 0 tokens"),
+        (["minilm-l6", "--out", "FILE/results"], "is not a directory"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, tmp_path, bad_spec, tiny_dir):
+    empty, file = tmp_path / "empty.txt", tmp_path / "file"
+    empty.write_text("")
+    file.write_text("")
+    subst = {"BAD_SPEC": bad_spec, "TINY": tiny_dir, "EMPTY": str(empty), "FILE/results": str(file / "results")}
+    args = [subst.get(a, a) for a in args]
+    out = tmp_path / "out"
+    if "--out" not in args:
+        args += ["--out", str(out)]
+    result = runner.invoke(app, ["evaluate", *args])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_minilm_end_to_end(tmp_path):
+    """The shipped encoder through the CLI; its numbers against the library called directly."""
+    out = tmp_path / "minilm"
+    result = runner.invoke(app, ["evaluate", "minilm-l6", "--out", str(out), "--schemes", "sym,dbs"])
+    assert result.exit_code == 0, result.output
+    assert all((out / name).is_file() for name in FILES)
+    res = Results.load(out)
+    assert res.fp32 == {"embedding_cosine_to_fp32": pytest.approx(1.0), "polarity_accuracy": pytest.approx(0.74)}
+    lm = load_model("minilm-l6")
+    task = make_task(lm)
+    recipes = calibrate_many(lm.model, task.batches, scheme_configs(lm, ("dbs",)))
+    task.evaluate(lm.model, None)  # the float reference first
+    with quantized(lm.model, recipes["dbs"]) as q, capture(q) as rec:
+        metrics = task.evaluate(q, None)
+    assert res.scheme("dbs").metrics == pytest.approx(metrics)
+    direct = hw.load("panacea").run(rec.workloads())
+    assert res.cost("panacea", "dbs").cycles == direct.cycles
+    assert res.cost("panacea", "dbs").tops_per_watt == pytest.approx(direct.tops_per_watt)
+    assert math.isfinite(res.cost("sibia", "sym").tops_per_watt)
+    assert "minilm-l6: accuracy" in result.output
+
+
+def test_model_fingerprint_sees_every_weight_and_buffer():
+    from tiny_models import TinyCNN
+
+    from panacea.evaluate import model_fingerprint
+
+    model = TinyCNN()
+    model.register_buffer("step", torch.tensor(3))  # 0-d buffers too
+    before = model_fingerprint(model)
+    assert model_fingerprint(model) == before
+    with torch.no_grad():
+        model.blocks[1][0].weight[0, 0, 0, 0] += 1e-6
+    assert model_fingerprint(model) != before
+    model.step += 1
+    assert len({before, model_fingerprint(model)}) == 2
