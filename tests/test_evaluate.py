@@ -78,7 +78,7 @@ def test_writes_every_file_with_a_valid_schema(tiny_run, tiny_dir):
     assert len(costs) == len(res.costs) * 14
     report = (out / "report.md").read_text()
     assert all(f"]({name})" in report for name in FILES if name.endswith(".png"))
-    for text in ("Panacea speed-up", "ablation (Fig. 15)", "Fig. 18", "report:"):
+    for text in ("speed-up", "ablation (Fig. 15)", "Fig. 18 on Panacea", "report:"):
         assert text in output or text in report
 
 

@@ -11,10 +11,10 @@ from panacea.report.schema import CostRecord, Results
 MAIN_SCHEMES = ("dbs", "zpm", "zpm-paper", "asym", "optq4")  # Panacea's headline scheme, by preference
 DISPLAY = {"panacea": "Panacea", "sibia": "Sibia", "sa-ws": "SA-WS", "sa-os": "SA-OS", "simd": "SIMD"}
 METRIC_NAMES = {
-    "perplexity": "perplexity",
-    "embedding_cosine_to_fp32": "cosine to FP32",
-    "polarity_accuracy": "polarity acc.",
-    "top1_agreement_with_fp32": "top-1 agreement",
+    "perplexity": "ppl",
+    "embedding_cosine_to_fp32": "cos FP32",
+    "polarity_accuracy": "polarity",
+    "top1_agreement_with_fp32": "top-1 agree",
 }
 # Energy components grouped as the paper's Fig. 15 shows them.
 ENERGY_GROUPS = {
@@ -87,7 +87,7 @@ def _num(v: float | None, spec: str = ".3f") -> str:
 def accuracy_table(res: Results) -> Table:
     metrics = list(res.fp32)
     cols = ["scheme", *(METRIC_NAMES.get(m, m) for m in metrics)]
-    cols += ["act. vector sp.", "weight vector sp.", "act. slice sp.", "mults / dense", "bits / dense"]
+    cols += ["act vec", "wt vec", "act slice", "mults", "bits"]
     rows = [["FP32", *(f"{res.fp32[m]:.4g}" for m in metrics), *["–"] * 5]]
     for s in res.schemes:
         rows.append(
@@ -106,7 +106,7 @@ def accuracy_table(res: Results) -> Table:
         cols,
         rows,
         [
-            "vector sp.: mean over layers of the top-slice vectors compressed (Fig. 14); slice sp.: of single "
+            "act/wt vec: mean over layers of the top-slice vectors compressed (Fig. 14); act slice: of single "
             "top slices; mults / bits: 4b x 4b multiplications / stored operand bits over the dense bit-slice GEMM's."
         ],
     )
@@ -120,17 +120,18 @@ def energy_groups(c: CostRecord) -> dict[str, float]:
 def accelerator_table(res: Results) -> Table:
     runs = headline(res)
     ref = panacea_headline(res)
-    cols = ["design", "scheme", "cycles", "TOPS", "TOPS/W", "energy (uJ)"]
+    cols = ["design", "scheme", "Mcycles", "TOPS", "TOPS/W", "uJ"]
     if ref is not None:
-        cols += ["Panacea speed-up", "Panacea EE gain"]
+        cols += ["speed-up", "EE gain"]
     rows = []
     for c in runs:
-        row = [name(c), c.scheme, f"{c.cycles:,}", f"{c.tops:.3f}", f"{c.tops_per_watt:.2f}"]
-        row.append(f"{c.energy_j * 1e6:,.1f}")
+        row = [name(c), c.scheme, f"{c.cycles / 1e6:,.1f}", f"{c.tops:.3f}", f"{c.tops_per_watt:.2f}"]
+        row.append(f"{c.energy_j * 1e6:,.0f}")
         if ref is not None:
             row += [f"{c.cycles / ref.cycles:.2f}x", f"{ref.tops_per_watt / c.tops_per_watt:.2f}x"]
         rows.append(row)
     notes = [
+        "speed-up / EE gain: Panacea's over the design. "
         f"All GEMMs of the model with weights, first evaluation call of each ({len(runs[0].layers) if runs else 0} "
         "workloads); TOPS: 2 x MACs / time; EE: TOPS/W.",
     ]
@@ -145,10 +146,10 @@ def energy_table(res: Results) -> Table:
     for c in headline(res):
         groups = energy_groups(c)
         total = sum(groups.values())
-        rows.append([name(c), *(f"{v:,.1f} ({v / total:.0%})" for v in groups.values())])
-    cols = ["design", *(f"{g} (uJ)" for g in ENERGY_GROUPS)]
+        rows.append([name(c), f"{total:,.0f}", *(f"{v / total:.1%}" for v in groups.values())])
+    cols = ["design", "uJ", *ENERGY_GROUPS]
     note = "compute: multipliers, accumulators, compensators, index decoding and post-processing."
-    return Table(f"{res.model['name']}: energy breakdown", cols, rows, [note])
+    return Table(f"{res.model['name']}: energy and its breakdown", cols, rows, [note])
 
 
 def ablation_steps(res: Results) -> list[tuple[str, CostRecord]]:
@@ -179,18 +180,18 @@ def ablation_table(res: Results) -> Table | None:
         paper = PAPER_ABLATION_GPT2.get(label)
         rows.append(
             [
-                label,
-                c.scheme + (" (DTP off)" if c.variant == "dtp-off" else ""),
-                f"{c.energy_j * 1e6:,.1f}",
+                f"{label} ({c.scheme})",
+                f"{c.energy_j * 1e6:,.0f}",
                 d_energy,
                 f"{c.tops:.3f}",
                 d_tops,
-                "–" if paper is None else f"{paper[0]:+.1%} / {paper[1]:+.1%}",
+                "–" if paper is None else f"{100 * paper[0]:+.3g}%/{100 * paper[1]:+.3g}%",
             ]
         )
         prev = c
-    cols = ["step", "scheme", "energy (uJ)", "energy change", "TOPS", "throughput change", "paper (GPT-2)"]
-    return Table(f"{name(steps[0][1])} ablation (Fig. 15): each step over the previous", cols, rows)
+    cols = ["step", "uJ", "energy", "TOPS", "TOPS change", "paper"]
+    note = "DTP off until +DTP; changes over the previous step; paper: its energy/throughput changes on GPT-2."
+    return Table(f"{name(steps[0][1])} ablation (Fig. 15)", cols, rows, [note])
 
 
 def fig18_pairs(res: Results) -> list[tuple[str, str, CostRecord, CostRecord]]:
@@ -201,10 +202,10 @@ def fig18_pairs(res: Results) -> list[tuple[str, str, CostRecord, CostRecord]]:
     out = []
     sym = res.cost(ref.accelerator, "sym", "sym-on-panacea")
     if sym is not None:
-        out.append(("(a)", "symmetric, zero point 128 (same integers as sym)", ref, sym))
+        out.append(("(a)", "symmetric, zero point 128", ref, sym))
     zero = res.cost(ref.accelerator, ref.scheme, "zero-only")
     if zero is not None:
-        out.append(("(b)", "skipping only zero top slices (same integers)", ref, zero))
+        out.append(("(b)", "skipping zero slices only", ref, zero))
     return out
 
 
@@ -219,10 +220,11 @@ def fig18_table(res: Results) -> Table | None:
         rows.append(
             [
                 f"{panel} {label}",
-                f"{acc_other:.4g} vs {acc_aqs:.4g}",
+                f"{acc_other:.4g} / {acc_aqs:.4g}",
                 f"{aqs.tops_per_watt / other.tops_per_watt:.2f}x",
                 f"{aqs.tops / other.tops:.2f}x",
             ]
         )
-    cols = ["Panacea on the AQS scheme vs", f"{METRIC_NAMES.get(metric, metric)} (other vs AQS)", "EE gain", "speed-up"]
-    return Table(f"Fig. 18: asymmetric AQS-GEMM ({pairs[0][2].scheme}) against the alternatives on Panacea", cols, rows)
+    cols = ["AQS-GEMM vs", f"{METRIC_NAMES.get(metric, metric)}: other / AQS", "EE gain", "speed-up"]
+    note = "(a) the sym scheme's integers shifted into Panacea's unsigned format; (b) the same integers as AQS."
+    return Table(f"Fig. 18 on Panacea: the AQS-GEMM ({pairs[0][2].scheme}) against", cols, rows, [note])
