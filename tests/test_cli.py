@@ -19,6 +19,7 @@ def test_help_lists_the_commands():
     assert result.exit_code == 0
     for command in ("evaluate", "sweep", "report", "gemm-demo", "ptq", "cost"):
         assert command in result.output
+        assert f"panacea {command} " in " ".join(result.output.split())  # an example of each
 
 
 def test_version():

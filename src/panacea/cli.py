@@ -21,6 +21,10 @@ app = typer.Typer(
     "and accelerator cost models.",
     no_args_is_help=True,
     add_completion=False,
+    epilog="Examples: panacea evaluate (SmolLM2, all designs, into ./panacea-results) | "
+    "panacea evaluate minilm-l6 --schemes sym,dbs --out minilm --resume | panacea report minilm | "
+    "panacea sweep --out sweep | panacea cost --spec panacea --shape 1024x768x3072 | "
+    "panacea ptq smollm2-135m --windows 8 | panacea gemm-demo --tokens 512",
 )
 
 
