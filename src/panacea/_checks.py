@@ -78,3 +78,10 @@ def check_option(name: str, value: object, allowed: Collection[str]) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
     return value
+
+
+def first_error(err) -> tuple[str, str]:
+    """(dotted location, message) of a pydantic ``ValidationError``'s first error: what a one-line
+    message names."""
+    first = err.errors()[0]
+    return ".".join(str(p) for p in first["loc"]), first["msg"]

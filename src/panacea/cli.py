@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 import panacea
+from panacea._checks import first_error
 from panacea._io import atomic_write
 from panacea.demo import run_gemm_demo
 from panacea.models.loaders import ModelNotAvailable
@@ -204,9 +205,8 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def _validation_line(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
+    where, message = first_error(err)
+    return f"{where}: {message.removeprefix('Value error, ')}"
 
 
 @app.command("evaluate")

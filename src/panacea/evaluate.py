@@ -33,7 +33,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import reduce
 from pathlib import Path
@@ -45,10 +44,10 @@ import panacea
 import panacea.hw as hw
 from panacea._io import atomic_write
 from panacea.models.loaders import LoadedModel, load_model
-from panacea.quant import QuantRecipe, calibrate_many, capture, quantized
+from panacea.quant import QuantRecipe, calibrate_many
 from panacea.report.schema import CostRecord, LayerCost, Results, SchemeRecord
-from panacea.report.tables import MAIN_SCHEMES
-from panacea.study import SCHEMES, SchemeResult, Task, make_task, overrides_json, scheme_configs, summarize
+from panacea.report.tables import main_scheme
+from panacea.study import SCHEMES, Task, make_task, overrides_json, run_scheme, scheme_configs, stage_progress
 from panacea.workload import Workload, workloads_from_bytes, workloads_to_bytes
 
 ASYM_SCHEMES = ("asym", "zpm-paper", "zpm", "dbs", "optq4")
@@ -117,10 +116,6 @@ def load_accelerators(config: EvaluateConfig) -> dict[str, hw.CostModel]:
     return models
 
 
-def main_scheme(schemes) -> str | None:
-    return next((s for s in MAIN_SCHEMES if s in schemes), None)
-
-
 def model_fingerprint(model: torch.nn.Module) -> str:
     """SHA-256 of every parameter and buffer (names, shapes and bytes)."""
     h = hashlib.sha256()
@@ -150,23 +145,18 @@ class _Cache:
             return None
 
 
-def _save_capture(path: Path, result: SchemeResult, groups: dict[str, list[Workload]]) -> None:
+def _save_capture(path: Path, result: SchemeRecord, groups: dict[str, list[Workload]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, workloads_to_bytes(groups, asdict(result)))
+    atomic_write(path, workloads_to_bytes(groups, result.model_dump()))
 
 
-def _load_capture(path: Path) -> tuple[SchemeResult, dict[str, list[Workload]]]:
+def _load_capture(path: Path) -> tuple[SchemeRecord, dict[str, list[Workload]]]:
     groups, meta = workloads_from_bytes(path.read_bytes())
-    return SchemeResult(**meta), groups
+    return SchemeRecord(**meta), groups
 
 
-def _run_scheme(lm: LoadedModel, task: Task, scheme: str, recipe: QuantRecipe, progress):
-    t0 = time.perf_counter()
-    result = SchemeResult(scheme, SCHEMES[scheme][0], {})
-    with quantized(lm.model, recipe) as qmodel, capture(qmodel, variants=True) as rec:
-        result.metrics = task.evaluate(qmodel, progress)
-    summarize(result, rec)
-    result.seconds = time.perf_counter() - t0
+def _run_scheme(lm: LoadedModel, task: Task, scheme: str, recipe: QuantRecipe, progress: Progress | None):
+    result, rec = run_scheme(lm.model, task, scheme, recipe, progress, variants=True)
     groups: dict[str, list[Workload]] = {"main": rec.workloads()}
     for layer in rec.layers.values():
         for variant, w in layer.variants.items():
@@ -250,11 +240,8 @@ def evaluate(
     base = {"cache": CACHE_VERSION, "panacea": panacea.__version__, "source": lm.source, "data": task.data}
     cache = _Cache(out / "cache", {**base, "weights": model_fingerprint(lm.model)}, resume)
 
-    def stage(name: str):
-        return (lambda done, total: progress(name, done, total)) if progress else None
-
     captures: dict[str, dict[str, list[Workload]]] = {}
-    records: dict[str, SchemeResult] = {}
+    records: dict[str, SchemeRecord] = {}
     dirs = {s: cache.dir(s, configs[s].model_dump(mode="json")) for s in config.schemes}
     for s in config.schemes:
         hit = cache.read(dirs[s] / "capture.safetensors", _load_capture)
@@ -265,7 +252,7 @@ def evaluate(
     fp32_file = cache.dir("fp32", None) / "metrics.json"
     fp32 = None if (todo and task.fp32_first) else cache.read(fp32_file, lambda p: json.loads(p.read_text()))
     if fp32 is None:
-        fp32 = task.evaluate(lm.model, stage("fp32"))
+        fp32 = task.evaluate(lm.model, stage_progress(progress, "fp32"))
         fp32_file.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(fp32_file, json.dumps(fp32).encode())
 
@@ -279,7 +266,7 @@ def evaluate(
     calibration_seconds = time.perf_counter() - t0
 
     for s in todo:
-        records[s], captures[s] = _run_scheme(lm, task, s, recipes[s], stage(s))
+        records[s], captures[s] = _run_scheme(lm, task, s, recipes[s], progress)
         _save_capture(dirs[s] / "capture.safetensors", records[s], captures[s])
 
     t0 = time.perf_counter()
@@ -291,7 +278,7 @@ def evaluate(
         model={"name": lm.name, "kind": lm.kind, "source": lm.source},
         data=dict(task.data, overrides=overrides_json(configs)),
         fp32=fp32,
-        schemes=[SchemeRecord(**asdict(records[s]), cached=s not in todo) for s in config.schemes],
+        schemes=[records[s].model_copy(update={"cached": s not in todo}) for s in config.schemes],
         costs=costs,
         seconds={
             "calibration": calibration_seconds,

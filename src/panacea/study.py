@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from panacea.data import (
     image_tensor,
@@ -43,9 +44,10 @@ from panacea.data import (
 )
 from panacea.evaluation import embeddings, perplexity, polarity_accuracy, top1
 from panacea.models.loaders import LoadedModel, load_model
-from panacea.quant import CalibrationConfig, calibrate_many, capture, quantized
+from panacea.quant import CalibrationConfig, QuantRecipe, calibrate_many, capture, quantized
 from panacea.quant.capture import Recorder
 from panacea.quant.config import paper_overrides as overrides_for
+from panacea.report.schema import SchemeRecord
 
 SCHEMES: dict[str, tuple[str, CalibrationConfig | None]] = {
     "fp32": ("FP32", None),
@@ -62,36 +64,38 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass
-class SchemeResult:
-    """One scheme's accuracy and, for quantized schemes, what its GEMMs cost."""
-
-    scheme: str
-    label: str
-    metrics: dict[str, float]
-    act_vector_sparsity: float | None = None  # mean over layers
-    weight_vector_sparsity: float | None = None
-    act_slice_sparsity: float | None = None
-    weight_slice_sparsity: float | None = None
-    mults_vs_dense: float | None = None  # 4b x 4b multiplications / dense bit-slice GEMM, all layers
-    bits_vs_dense: float | None = None
-    layers: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-@dataclass
 class StudyResult:
     model: str
     kind: str
     source: str
     data: dict
     calibration_seconds: float
-    schemes: list[SchemeResult]
+    schemes: list[SchemeRecord]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**vars(self), "schemes": [s.model_dump() for s in self.schemes]}
 
 
-def summarize(result: SchemeResult, rec: Recorder) -> None:
+def stage_progress(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
+    """``progress`` bound to one stage, as the evaluation functions take it."""
+    return (lambda done, total: progress(stage, done, total)) if progress else None
+
+
+def run_scheme(
+    model: nn.Module, task: Task, scheme: str, recipe: QuantRecipe, progress: Progress | None, *, variants: bool = False
+) -> tuple[SchemeRecord, Recorder]:
+    """Score ``model`` quantized by ``recipe`` with every GEMM on integers, capturing its workloads
+    (and, with ``variants``, those of :func:`~panacea.quant.capture.fig18_variants`)."""
+    t0 = time.perf_counter()
+    result = SchemeRecord(scheme=scheme, label=SCHEMES[scheme][0], metrics={})
+    with quantized(model, recipe) as qmodel, capture(qmodel, variants=variants) as rec:
+        result.metrics = task.evaluate(qmodel, stage_progress(progress, scheme))
+    summarize(result, rec)
+    result.seconds = time.perf_counter() - t0
+    return result, rec
+
+
+def summarize(result: SchemeRecord, rec: Recorder) -> None:
     """Fill ``result``'s sparsity and work fields from a capture."""
     layers = list(rec.layers.values())
     total = rec.total()
@@ -255,28 +259,17 @@ def ptq_study(
     task = make_task(
         lm, tokens=windows * seqlen, calib_tokens=calib_windows * seqlen, seqlen=seqlen, batch_size=batch_size
     )
-
-    def stage(name):
-        return (lambda done, total: progress(name, done, total)) if progress else None
-
     configs = scheme_configs(lm, schemes, paper_overrides)
     start = time.perf_counter()
     recipes = calibrate_many(lm.model, task.batches, configs, progress=progress) if configs else {}
     calib_seconds = time.perf_counter() - start
 
-    results = []
-    for s in ("fp32", *[s for s in schemes if s != "fp32"]):  # fp32 first: the reference
-        t0 = time.perf_counter()
-        result = SchemeResult(s, SCHEMES[s][0], {})
-        if s == "fp32":
-            result.metrics = task.evaluate(lm.model, stage("fp32"))
-        else:
-            with quantized(lm.model, recipes[s]) as qmodel, capture(qmodel) as rec:
-                result.metrics = task.evaluate(qmodel, stage(s))
-            summarize(result, rec)
-        result.seconds = time.perf_counter() - t0
-        if s in schemes:
-            results.append(result)
+    t0 = time.perf_counter()
+    metrics = task.evaluate(lm.model, stage_progress(progress, "fp32"))
+    fp32 = SchemeRecord(scheme="fp32", label=SCHEMES["fp32"][0], metrics=metrics)
+    fp32.seconds = time.perf_counter() - t0
+    results = [fp32] if "fp32" in schemes else []  # evaluated first in any case: the reference
+    results += [run_scheme(lm.model, task, s, recipes[s], progress)[0] for s in schemes if s != "fp32"]
     data = dict(task.data, overrides=overrides_json(configs))
     return StudyResult(lm.name, lm.kind, lm.source, data, calib_seconds, results)
 

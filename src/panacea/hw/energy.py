@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from panacea._checks import first_error
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -106,6 +108,5 @@ def _parse(text: str, where: str) -> EnergyTable:
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{where}: not valid TOML: {err}") from err
     except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise ValueError(f"{where}: {key}: {first['msg']}") from err
+        key, message = first_error(err)
+        raise ValueError(f"{where}: {key}: {message}") from err

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from panacea._checks import first_error
 from panacea._io import atomic_write
 
 SCHEMA_VERSION = 1
@@ -24,7 +25,8 @@ class _Record(BaseModel):
 
 class SchemeRecord(_Record):
     """Accuracy of one quantization scheme and the sparsity / work of its GEMMs (mean over layers,
-    and per layer in ``layers``), as :class:`panacea.study.SchemeResult` measures them."""
+    and per layer in ``layers``), as :func:`panacea.study.run_scheme` measures them; ``cached``:
+    re-used from the cache by ``--resume``."""
 
     scheme: str
     label: str
@@ -88,13 +90,13 @@ class Results(_Record):
     def scheme(self, name: str) -> SchemeRecord | None:
         return next((s for s in self.schemes if s.scheme == name), None)
 
-    def cost(self, kind: str, scheme: str | None = None, variant: str = "") -> CostRecord | None:
-        """The first run of a design of ``kind`` (or named ``kind``) on ``scheme`` (any if None)."""
+    def cost(self, accelerator: str, scheme: str | None = None, variant: str = "") -> CostRecord | None:
+        """The run of ``accelerator`` (as named in the config) on ``scheme`` (the first if None)."""
         return next(
             (
                 c
                 for c in self.costs
-                if kind in (c.kind, c.accelerator) and c.variant == variant and scheme in (None, c.scheme)
+                if c.accelerator == accelerator and c.variant == variant and scheme in (None, c.scheme)
             ),
             None,
         )
@@ -121,6 +123,5 @@ class Results(_Record):
         try:
             return cls.model_validate(doc)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"{path} is not a valid results file: {where}: {first['msg']}") from err
+            where, message = first_error(err)
+            raise ValueError(f"{path} is not a valid results file: {where}: {message}") from err

@@ -56,19 +56,20 @@ def name(c: CostRecord) -> str:
     return DISPLAY.get(c.accelerator, c.design)
 
 
-def main_scheme(res: Results) -> str | None:
-    return next((s for s in MAIN_SCHEMES if res.scheme(s) is not None), None)
+def main_scheme(schemes) -> str | None:
+    """Panacea's headline scheme among the names ``schemes``: the first of :data:`MAIN_SCHEMES`."""
+    return next((s for s in MAIN_SCHEMES if s in schemes), None)
 
 
 def headline(res: Results) -> list[CostRecord]:
     """Each accelerator as designed on its own scheme (Panacea: the main one; Sibia: sym)."""
-    main = main_scheme(res)
+    main = main_scheme([s.scheme for s in res.schemes])
     out = []
     for acc in res.config["accelerators"]:
-        runs = [c for c in res.costs if c.accelerator == acc and c.variant == ""]
-        preferred = [c for c in runs if c.scheme == main] if runs and runs[0].kind == "panacea" else runs
-        if preferred:
-            out.append(preferred[0])
+        first = res.cost(acc)
+        run = res.cost(acc, main) if first is not None and first.kind == "panacea" else first
+        if run is not None:
+            out.append(run)
     return out
 
 
@@ -157,15 +158,12 @@ def ablation_steps(res: Results) -> list[tuple[str, CostRecord]]:
     ref = panacea_headline(res)
     if ref is None:
         return []
-
-    def run(scheme, variant):
-        return next(
-            (c for c in res.costs if c.accelerator == ref.accelerator and c.scheme == scheme and c.variant == variant),
-            None,
-        )
-
-    steps = [("AQS-GEMM", run("asym", "dtp-off")), ("+ZPM", run("zpm", "dtp-off")), ("+DBS", run("dbs", "dtp-off"))]
-    steps.append(("+DTP", run("dbs", "")))
+    steps = [
+        ("AQS-GEMM", res.cost(ref.accelerator, "asym", "dtp-off")),
+        ("+ZPM", res.cost(ref.accelerator, "zpm", "dtp-off")),
+        ("+DBS", res.cost(ref.accelerator, "dbs", "dtp-off")),
+        ("+DTP", res.cost(ref.accelerator, "dbs", "")),
+    ]
     return [(label, c) for label, c in steps if c is not None]
 
 
