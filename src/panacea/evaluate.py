@@ -13,7 +13,9 @@ Which workloads each design runs (the paper's section IV pairing):
   :data:`MAIN_SCHEMES` evaluated) also the ``zero-only`` variant, and on ``sym`` the
   ``sym-on-panacea`` variant (Fig. 18, see :func:`~panacea.quant.capture.fig18_variants`);
 - ``sibia`` designs: the ``sym`` scheme (symmetric 7-bit activations, its format);
-- dense designs (systolic arrays, SIMD): the main scheme (their cost ignores sparsity).
+- dense designs (systolic arrays, SIMD): the main scheme (their cost ignores sparsity);
+- ``bitserial`` designs (seed 003's accelerator): every arbitrary-quantization scheme
+  (:data:`~panacea.study.AQ_SCHEMES`, ``aq``), the model quantized with its own codebooks.
 
 A workload is a GEMM's first evaluation call (a batch of ``batch_size`` windows of ``seqlen``
 tokens for causal LMs, all sentences of a batch for encoders, a batch of images for CNNs); layers
@@ -38,20 +40,32 @@ from functools import reduce
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 import panacea
 import panacea.hw as hw
 from panacea._io import atomic_write
+from panacea.aq.quantize import calibrate_aq
 from panacea.models.loaders import LoadedModel, load_model
 from panacea.quant import QuantRecipe, calibrate_many
 from panacea.report.schema import CostRecord, LayerCost, Results, SchemeRecord
 from panacea.report.tables import main_scheme
-from panacea.study import SCHEMES, Task, make_task, overrides_json, run_scheme, scheme_configs, stage_progress
+from panacea.study import (
+    AQ_SCHEMES,
+    SCHEMES,
+    Task,
+    make_task,
+    overrides_json,
+    run_aq_scheme,
+    run_scheme,
+    scheme_configs,
+    stage_progress,
+)
 from panacea.workload import Workload, workloads_from_bytes, workloads_to_bytes
 
 ASYM_SCHEMES = ("asym", "zpm-paper", "zpm", "dbs", "optq4")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+DEFAULT_ACCELERATORS = ("panacea", "sibia", "simd", "sa-ws", "sa-os", "aq-bitserial")
 Progress = Callable[[str, int, int], None]
 
 
@@ -60,16 +74,16 @@ class EvaluateConfig(BaseModel):
 
     ``tokens`` / ``calib_tokens`` / ``seqlen`` / ``batch_size`` apply to causal LMs: perplexity on
     the first ``tokens`` of ``data`` (whole windows of ``seqlen``), calibration on the next
-    ``calib_tokens``. ``accelerators``: shipped designs or TOML spec files; ``energy``: an energy
-    table TOML (default: the shipped 28 nm one).
+    ``calib_tokens``. ``accelerators``: shipped designs or TOML spec files (unset: the shipped
+    designs the schemes can run); ``energy``: an energy table TOML (default: the shipped 28 nm one).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = "smollm2-135m"
     data: str | None = None
-    schemes: tuple[str, ...] = ("sym", "asym", "zpm", "dbs")
-    accelerators: tuple[str, ...] = ("panacea", "sibia", "simd", "sa-ws", "sa-os")
+    schemes: tuple[str, ...] = ("sym", "asym", "zpm", "dbs", "aq")
+    accelerators: tuple[str, ...] = DEFAULT_ACCELERATORS
     tokens: int = Field(default=8192, ge=2)
     calib_tokens: int = Field(default=4096, ge=2)
     seqlen: int = Field(default=512, ge=2)
@@ -77,10 +91,21 @@ class EvaluateConfig(BaseModel):
     paper_overrides: bool = True
     energy: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_accelerators(cls, data):
+        """Left unset (or None), the accelerators are every shipped design whose scheme is evaluated
+        (``aq-bitserial`` only with an arbitrary-quantization scheme)."""
+        if isinstance(data, dict) and data.get("accelerators") is None:
+            schemes = data.get("schemes") or cls.model_fields["schemes"].default
+            aq = any(s in AQ_SCHEMES for s in schemes)
+            data = {**data, "accelerators": tuple(a for a in DEFAULT_ACCELERATORS if aq or a != "aq-bitserial")}
+        return data
+
     @field_validator("schemes")
     @classmethod
     def _schemes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        allowed = [s for s in SCHEMES if s != "fp32"]
+        allowed = [s for s in SCHEMES if s != "fp32"] + list(AQ_SCHEMES)
         if not v or any(s not in allowed for s in v) or len(set(v)) != len(v):
             raise ValueError(f"schemes must be distinct names from {allowed} (fp32 always runs), got {list(v)}")
         return v
@@ -113,6 +138,10 @@ def load_accelerators(config: EvaluateConfig) -> dict[str, hw.CostModel]:
         raise ValueError("accelerator sibia runs the sym scheme (its symmetric format): add sym to schemes")
     if "panacea" in kinds and main_scheme(config.schemes) is None:
         raise ValueError(f"accelerator panacea needs an asymmetric scheme among {list(ASYM_SCHEMES)}")
+    if "bitserial" in kinds and not any(s in AQ_SCHEMES for s in config.schemes):
+        raise ValueError(
+            f"accelerator aq-bitserial runs arbitrarily quantized models: add one of {list(AQ_SCHEMES)} to schemes"
+        )
     return models
 
 
@@ -199,7 +228,9 @@ def cost_runs(
     runs: list[tuple[str, hw.CostModel, str, str, list[Workload]]] = []
     for name, model in models.items():
         kind = model.spec.kind
-        if kind == "sibia":
+        if kind == "bitserial":
+            runs += [(name, model, s, "", captures[s]["main"]) for s in AQ_SCHEMES if s in captures]
+        elif kind == "sibia":
             runs.append((name, model, "sym", "", captures["sym"]["main"]))
         elif kind == "panacea":
             no_dtp = hw.model_for(hw.with_core(model.spec, dtp=False), model.energy) if model.spec.core.dtp else None
@@ -236,13 +267,15 @@ def evaluate(
         seqlen=config.seqlen,
         batch_size=config.batch_size,
     )
-    configs = scheme_configs(lm, config.schemes, config.paper_overrides)
+    configs = scheme_configs(lm, [s for s in config.schemes if s not in AQ_SCHEMES], config.paper_overrides)
+    configs_json = {s: c.model_dump(mode="json") for s, c in configs.items()}
+    configs_json |= {s: AQ_SCHEMES[s][1].model_dump(mode="json") for s in config.schemes if s in AQ_SCHEMES}
     base = {"cache": CACHE_VERSION, "panacea": panacea.__version__, "source": lm.source, "data": task.data}
     cache = _Cache(out / "cache", {**base, "weights": model_fingerprint(lm.model)}, resume)
 
     captures: dict[str, dict[str, list[Workload]]] = {}
     records: dict[str, SchemeRecord] = {}
-    dirs = {s: cache.dir(s, configs[s].model_dump(mode="json")) for s in config.schemes}
+    dirs = {s: cache.dir(s, configs_json[s]) for s in config.schemes}
     for s in config.schemes:
         hit = cache.read(dirs[s] / "capture.safetensors", _load_capture)
         if hit is not None:
@@ -256,17 +289,24 @@ def evaluate(
         fp32_file.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(fp32_file, json.dumps(fp32).encode())
 
-    recipes = {s: cache.read(dirs[s], QuantRecipe.load) for s in todo}
-    missing = {s: configs[s] for s in todo if recipes[s] is None}
+    recipes = {s: cache.read(dirs[s], QuantRecipe.load) for s in todo if s in configs}
+    missing = {s: configs[s] for s in recipes if recipes[s] is None}
     t0 = time.perf_counter()
     if missing:
         for s, recipe in calibrate_many(lm.model, task.batches, missing, progress=progress).items():
             recipe.save(dirs[s])
             recipes[s] = recipe
+    aq_layers = {
+        s: calibrate_aq(lm.model, task.batches, AQ_SCHEMES[s][1], progress=progress) for s in todo if s in AQ_SCHEMES
+    }
     calibration_seconds = time.perf_counter() - t0
 
     for s in todo:
-        records[s], captures[s] = _run_scheme(lm, task, s, recipes[s], progress)
+        if s in AQ_SCHEMES:
+            records[s], rec = run_aq_scheme(lm.model, task, s, aq_layers[s], progress)
+            captures[s] = {"main": rec.workloads()}
+        else:
+            records[s], captures[s] = _run_scheme(lm, task, s, recipes[s], progress)
         _save_capture(dirs[s] / "capture.safetensors", records[s], captures[s])
 
     t0 = time.perf_counter()

@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from panacea.aq.quantize import AQConfig, AQLayer, AQRecorder, aq_quantized
 from panacea.data import (
     image_tensor,
     news_text,
@@ -59,6 +60,10 @@ SCHEMES: dict[str, tuple[str, CalibrationConfig | None]] = {
     "optq4": ("W4 OPTQ (g64) + ZPM + DBS", CalibrationConfig(w_bits=4, w_group_size=64, optq=True)),
 }
 DEFAULT_SCHEMES = ("fp32", "sym", "asym", "zpm", "dbs", "optq4")
+# Arbitrary quantization for seed 003's accelerator (panacea.aq): codebooks instead of Panacea's formats.
+AQ_SCHEMES: dict[str, tuple[str, AQConfig]] = {
+    "aq": ("arbitrary W4A8 (seed 003)", AQConfig()),
+}
 
 Progress = Callable[[str, int, int], None]
 
@@ -91,6 +96,43 @@ def run_scheme(
     with quantized(model, recipe) as qmodel, capture(qmodel, variants=variants) as rec:
         result.metrics = task.evaluate(qmodel, stage_progress(progress, scheme))
     summarize(result, rec)
+    result.seconds = time.perf_counter() - t0
+    return result, rec
+
+
+def run_aq_scheme(
+    model: nn.Module, task: Task, scheme: str, layers: dict[str, AQLayer], progress: Progress | None
+) -> tuple[SchemeRecord, AQRecorder]:
+    """Score ``model`` on the codebooks of ``layers`` (an :data:`AQ_SCHEMES` scheme), capturing its
+    workloads. Sparsity fields: ``act_slice_sparsity`` / ``weight_slice_sparsity`` are the zero codes
+    of each operand (what the zero-eliminator skips), ``bits_vs_dense`` the stored bits of both
+    operands (formats chosen per block) over dense 8-bit."""
+    t0 = time.perf_counter()
+    config = AQ_SCHEMES[scheme][1]
+    result = SchemeRecord(scheme=scheme, label=AQ_SCHEMES[scheme][0], metrics={})
+    with aq_quantized(model, layers, capture=True, block=config.block, run_bits=config.run_bits) as rec:
+        result.metrics = task.evaluate(model, stage_progress(progress, scheme))
+    captures = list(rec.layers.values())
+    w_codes = [c.workload.m * c.workload.groups * c.workload.k for c in captures]
+    result.act_slice_sparsity = sum(c.act_zero / c.act_codes for c in captures) / len(captures)
+    result.weight_slice_sparsity = sum(1 - c.workload.w_nonzero / n for c, n in zip(captures, w_codes, strict=True))
+    result.weight_slice_sparsity /= len(captures)
+    stored = sum(c.act_stored_bits + int(c.workload.w_row_bits.sum()) for c in captures)
+    result.bits_vs_dense = stored / sum(8 * (c.act_codes + n) for c, n in zip(captures, w_codes, strict=True))
+    result.layers = [
+        {
+            "name": c.workload.name,
+            "calls": c.calls,
+            "x_bits": c.workload.x_bits,
+            "w_bits": c.workload.w_bits,
+            "x_steps": c.workload.x_steps,
+            "w_steps": c.workload.w_steps,
+            "act_zero_codes": c.act_zero / c.act_codes,
+            "act_stored_bits": c.act_stored_bits,
+            "weight_stored_bits": int(c.workload.w_row_bits.sum()),
+        }
+        for c in captures
+    ]
     result.seconds = time.perf_counter() - t0
     return result, rec
 

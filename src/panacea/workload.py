@@ -17,6 +17,9 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from panacea._checks import check_choice, check_fraction, check_int_range, check_option
+from panacea.aq.arith import serial_operand
+from panacea.aq.codebook import Codebook
+from panacea.aq.storage import store
 from panacea.formats import ACT_BITS, WEIGHT_BITS, act_slice_count, ho_shift, weight_slice_count
 from panacea.gemm import GemmCounts, aqs_gemm, bitslice_gemm
 from panacea.gemm.counts import Shape, assemble
@@ -57,6 +60,81 @@ class Workload:
     def macs(self) -> int:
         """Multiply-accumulates of the GEMM (element products, not slice products)."""
         return self.groups * self.n * self.m * self.k
+
+
+@dataclass(frozen=True)
+class AQWorkload:
+    """One call of one GEMM quantized arbitrarily (seed 003): ``groups`` GEMMs ``[n, k] x [m, k]^T``
+    of ``x_bits`` / ``w_bits`` codes, in the terms the bit-serial engine's cost depends on.
+
+    ``x_steps`` / ``w_steps``: bit-serial steps of each codebook (the operand with fewer is serial);
+    ``x_nonzero`` / ``w_nonzero``: nonzero codes (zero-elimination skips the rest);
+    ``x_row_bits`` int64 ``[n]`` / ``w_row_bits`` int64 ``[m]``: stored bits of each row of the
+    ``[n, groups * k]`` / ``[m, groups * k]`` code matrices in the formats the density detector
+    picked per ``block``; ``x_entries`` / ``w_entries``: their RLE index entries (what the
+    zero-eliminator decodes).
+    """
+
+    name: str
+    n: int
+    k: int
+    m: int
+    groups: int
+    x_bits: int
+    w_bits: int
+    x_steps: int
+    w_steps: int
+    x_nonzero: int
+    w_nonzero: int
+    x_entries: int
+    w_entries: int
+    block: int
+    run_bits: int
+    x_row_bits: torch.Tensor
+    w_row_bits: torch.Tensor
+
+    @property
+    def macs(self) -> int:
+        return self.groups * self.n * self.m * self.k
+
+    @property
+    def serial(self) -> Literal["weights", "activations"]:
+        """The operand fed bit by bit: the one with fewer steps (weights on a tie)."""
+        return serial_operand(self.x_steps, self.w_steps)
+
+
+def aq_workload(
+    x_codes: torch.Tensor,
+    x_cb: Codebook,
+    w_codes: torch.Tensor,
+    w_cb: Codebook,
+    *,
+    groups: int = 1,
+    block: int = 64,
+    run_bits: int = 4,
+    name: str = "gemm",
+) -> AQWorkload:
+    """The :class:`AQWorkload` of codes ``x_codes [N, groups * K]`` and ``w_codes [M, groups * K]``."""
+    xs, ws = (store(c, cb.bits, block=block, run_bits=run_bits) for c, cb in ((x_codes, x_cb), (w_codes, w_cb)))
+    return AQWorkload(
+        name=name,
+        n=x_codes.shape[0],
+        k=x_codes.shape[1] // groups,
+        m=w_codes.shape[0],
+        groups=groups,
+        x_bits=x_cb.bits,
+        w_bits=w_cb.bits,
+        x_steps=x_cb.steps,
+        w_steps=w_cb.steps,
+        x_nonzero=int((x_codes != 0).sum()),
+        w_nonzero=int((w_codes != 0).sum()),
+        x_entries=xs.runs.index.numel(),
+        w_entries=ws.runs.index.numel(),
+        block=block,
+        run_bits=run_bits,
+        x_row_bits=xs.row_bits(),
+        w_row_bits=ws.row_bits(),
+    )
 
 
 def gemm_workload(
@@ -189,37 +267,41 @@ def synthetic_workload(
     )
 
 
-_MASKS = ("act_stored", "weight_stored")
+_TENSORS = {Workload: ("act_stored", "weight_stored"), AQWorkload: ("x_row_bits", "w_row_bits")}
+_TYPES = {cls.__name__: cls for cls in _TENSORS}
 
 
-def workloads_to_bytes(groups: dict[str, list[Workload]], meta: dict | None = None) -> bytes:
-    """Named lists of workloads (and JSON-able ``meta``) as one safetensors blob: the masks as
-    tensors, every other field (counts included) as JSON in the header. :func:`workloads_from_bytes`
-    inverts it exactly."""
+def workloads_to_bytes(groups: dict[str, list[Workload | AQWorkload]], meta: dict | None = None) -> bytes:
+    """Named lists of workloads (and JSON-able ``meta``) as one safetensors blob: the tensor fields
+    as tensors, every other field (counts included) as JSON in the header.
+    :func:`workloads_from_bytes` inverts it exactly."""
     tensors, records = {}, {}
     for group, workloads in groups.items():
         records[group] = []
         for i, w in enumerate(workloads):
-            fields = {f.name: getattr(w, f.name) for f in dataclasses.fields(w) if f.name not in _MASKS}
-            fields["counts"] = dataclasses.asdict(w.counts)
-            records[group].append(fields)
-            for mask in _MASKS:  # an empty mask (4-bit weights) is stored with its shape, as a tensor
-                tensors[f"{group}/{i}/{mask}"] = getattr(w, mask).contiguous()
+            names = _TENSORS[type(w)]
+            fields = {f.name: getattr(w, f.name) for f in dataclasses.fields(w) if f.name not in names}
+            if isinstance(w, Workload):
+                fields["counts"] = dataclasses.asdict(w.counts)
+            records[group].append({"type": type(w).__name__, **fields})
+            for name in names:  # an empty mask (4-bit weights) is stored with its shape, as a tensor
+                tensors[f"{group}/{i}/{name}"] = getattr(w, name).contiguous()
     return save_tensors(tensors, metadata={"workloads": json.dumps(records), "meta": json.dumps(meta or {})})
 
 
-def workloads_from_bytes(blob: bytes) -> tuple[dict[str, list[Workload]], dict]:
+def _workload(fields: dict, tensors: dict[str, torch.Tensor], prefix: str) -> Workload | AQWorkload:
+    cls = _TYPES[fields.pop("type")]
+    if cls is Workload:
+        fields["counts"] = GemmCounts(**fields["counts"])
+    return cls(**fields, **{name: tensors[f"{prefix}/{name}"] for name in _TENSORS[cls]})
+
+
+def workloads_from_bytes(blob: bytes) -> tuple[dict[str, list[Workload | AQWorkload]], dict]:
     """The groups and ``meta`` written by :func:`workloads_to_bytes`."""
     header = json.loads(blob[8 : 8 + int.from_bytes(blob[:8], "little")])["__metadata__"]
     tensors = load_tensors(blob)
     groups = {
-        group: [
-            Workload(
-                **{**fields, "counts": GemmCounts(**fields["counts"])},
-                **{mask: tensors[f"{group}/{i}/{mask}"] for mask in _MASKS},
-            )
-            for i, fields in enumerate(records)
-        ]
+        group: [_workload(fields, tensors, f"{group}/{i}") for i, fields in enumerate(records)]
         for group, records in json.loads(header["workloads"]).items()
     }
     return groups, json.loads(header["meta"])

@@ -15,6 +15,6 @@ def test_bench_costs_every_design():
     assert len(bench.gpt2_gemms(1024)) == 49
     t_forward, results = bench.measure(32, 0.9, 0.5, 1, hidden=64, layers=2, vocab=100)
     assert t_forward > 0
-    assert set(results) == {"Panacea", "Sibia", "SA-WS", "SA-OS", "SIMD"}
+    assert set(results) == {"Panacea", "Sibia", "SA-WS", "SA-OS", "SIMD", "AQ-BitSerial"}
     for seconds, cost in results.values():
         assert seconds > 0 and cost.workloads == 9 and cost.macs == 2 * (32 * 64 * 64 * 12) + 32 * 64 * 100

@@ -7,6 +7,7 @@ from importlib import resources
 import pytest
 
 from panacea.hw import BUILTIN_SPECS, COMPONENTS, load, load_energy
+from panacea.hw.bitserial import synthetic_aq_workload
 from panacea.workload import synthetic_workload
 
 TABLE = resources.files("panacea.hw").joinpath("energy_28nm.toml").read_text()
@@ -16,7 +17,9 @@ def _workload(scheme: str = "asym", **kw):
     return synthetic_workload(64, 96, 48, act_sparsity=0.6, weight_sparsity=0.4, scheme=scheme, **kw)
 
 
-def _workload_for(name: str):
+def _workload_for(name: str, seed: int = 0):
+    if name == "aq-bitserial":
+        return synthetic_aq_workload(4, 0.3 + 0.3 * seed, n=64 + 16 * seed, k=96, m=48, block=64, run_bits=4, seed=seed)
     return _workload("sym" if name == "sibia" else "asym")
 
 
@@ -69,11 +72,13 @@ def test_editing_the_table_changes_only_its_component(tmp_path):
 @pytest.mark.parametrize("name", BUILTIN_SPECS)
 def test_a_model_run_is_the_sum_of_its_workloads(name):
     model = load(name)
-    a, b = (
-        _workload_for(name),
-        synthetic_workload(
+    a = _workload_for(name)
+    b = (
+        _workload_for(name, seed=1)
+        if name == "aq-bitserial"
+        else synthetic_workload(
             32, 64, 80, act_sparsity=0.9, weight_sparsity=0.1, scheme="sym" if name == "sibia" else "asym"
-        ),
+        )
     )
     both = model.run([a, b])
     one, two = model.run(a), model.run(b)

@@ -1,15 +1,17 @@
 """Architecture-level cost models of Panacea and the designs it is compared with.
 
-``model = panacea.hw.load("panacea")`` (or ``"sibia"``, ``"sa-ws"``, ``"sa-os"``, ``"simd"``, or the
-path of a TOML spec) gives a :class:`CostModel`; ``model.run(workload)`` (one
-:class:`~panacea.workload.Workload` or a list) gives a :class:`Cost`: cycles, traffic, operations,
-energy per component, TOPS and TOPS/W.
+``model = panacea.hw.load("panacea")`` (or ``"sibia"``, ``"sa-ws"``, ``"sa-os"``, ``"simd"``,
+``"aq-bitserial"``, or the path of a TOML spec) gives a :class:`CostModel`; ``model.run(workload)``
+(one :class:`~panacea.workload.Workload` or a list; an :class:`~panacea.workload.AQWorkload` for
+``aq-bitserial``) gives a :class:`Cost`: cycles, traffic, operations, energy per component, TOPS
+and TOPS/W.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from panacea.hw.bitserial import BitSerialModel
 from panacea.hw.cost import COMPONENTS, Cost
 from panacea.hw.energy import EnergyTable, load_energy
 from panacea.hw.model import CostModel
@@ -24,6 +26,7 @@ _MODELS: dict[str, type[CostModel]] = {
     "sibia": SibiaModel,
     "systolic": SystolicModel,
     "simd": SimdModel,
+    "bitserial": BitSerialModel,
 }
 
 

@@ -18,13 +18,18 @@ from panacea.hw.cost import Cost
 from panacea.hw.energy import EnergyTable, load_energy
 from panacea.hw.schedule import Timeline, run_tiles
 from panacea.hw.spec import ArchSpecModel
-from panacea.workload import Workload
+from panacea.workload import AQWorkload, Workload
 
 KB_BITS = 8 * 1024
 
 
 class CostModel(ABC):
-    """One accelerator design (``spec``) with an energy table (the shipped 28 nm one by default)."""
+    """One accelerator design (``spec``) with an energy table (the shipped 28 nm one by default).
+
+    ``workload_type``: the workloads it runs (:class:`~panacea.workload.Workload`, or
+    :class:`~panacea.workload.AQWorkload` for the arbitrary-quantization design)."""
+
+    workload_type: type = Workload
 
     def __init__(self, spec: ArchSpecModel, energy: EnergyTable | None = None):
         self.spec = spec
@@ -48,11 +53,13 @@ class CostModel(ABC):
     def actions(self, w: Workload) -> Cost:
         """Cycles, traffic and operations of one workload (``energy_pj`` still empty)."""
 
-    def run(self, workload: Workload | Sequence[Workload]) -> Cost:
+    def run(self, workload: Workload | AQWorkload | Sequence[Workload | AQWorkload]) -> Cost:
         """Cost of one workload, or of a list of them run one after the other."""
-        workloads = [workload] if isinstance(workload, Workload) else list(workload)
-        if not workloads or not all(isinstance(w, Workload) for w in workloads):
-            raise TypeError("workload must be a Workload or a non-empty list of Workloads")
+        kind = self.workload_type
+        single = isinstance(workload, (Workload, AQWorkload))
+        workloads = [workload] if single else list(workload) if isinstance(workload, Sequence) else []
+        if not workloads or not all(isinstance(w, kind) for w in workloads):
+            raise TypeError(f"workload must be a {kind.__name__} or a non-empty list of them for {self.name}")
         sizes = {name: kb for name, (kb, _) in self.memories().items()}
         costs = [self.actions(w).priced(self.energy, memory_kb=sizes, leakage_mw=self.leakage_mw) for w in workloads]
         total = costs[0]
@@ -80,7 +87,7 @@ class CostModel(ABC):
 
     def _cost(
         self,
-        w: Workload,
+        w: Workload | AQWorkload,
         tl: Timeline,
         *,
         busy: dict[str, float],

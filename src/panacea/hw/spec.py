@@ -1,9 +1,10 @@
 """Architecture specs as data: one validated TOML file per design.
 
-A spec names the design's ``kind`` (``panacea``, ``sibia``, ``systolic``, ``simd``), its clock and
-memories, and its core. The shipped specs (``specs/*.toml``) give every design the paper's equal
-resources (section IV): 3072 4b x 4b multipliers (an 8b x 8b multiplier counts as four), 256
-bits/cycle of DRAM bandwidth and 192 KB of SRAM. Users write their own to explore designs;
+A spec names the design's ``kind`` (``panacea``, ``sibia``, ``systolic``, ``simd``, ``bitserial``),
+its clock and memories, and its core. The shipped specs of the paper's comparison (``specs/*.toml``)
+give every design the paper's equal resources (section IV): 3072 4b x 4b multipliers (an 8b x 8b
+multiplier counts as four), 256 bits/cycle of DRAM bandwidth and 192 KB of SRAM; ``aq-bitserial``
+is the chip of seed 003 as its own design (its spec says how it was sized). Users write their own to explore designs;
 :func:`load_spec` validates it and names the bad key.
 """
 
@@ -16,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-BUILTIN_SPECS = ("panacea", "sibia", "sa-ws", "sa-os", "simd")
+BUILTIN_SPECS = ("panacea", "sibia", "sa-ws", "sa-os", "simd", "aq-bitserial")
 
 
 class _Strict(BaseModel):
@@ -139,6 +140,25 @@ class SimdCore(_Strict):
         return 4 * self.units * self.lanes
 
 
+class BitSerialCore(_Strict):
+    """Seed 003's engine as we model it (:mod:`panacea.hw.bitserial`): ``rows x cols`` inner-product
+    units (IPUs), each adding ``lanes`` bit-serial terms per cycle through an adder tree into its
+    accumulator; output-stationary (an IPU owns one token x output channel). Operands are stored
+    in blocks of ``block`` codes, raw or RLE with ``run_bits`` indices."""
+
+    rows: int = Field(ge=1)  # IPU rows: tokens of a fold
+    cols: int = Field(ge=1)  # IPU columns: output channels of a fold
+    lanes: int = Field(ge=1)  # bit-serial terms per IPU: K positions per cycle
+    pipeline: int = Field(default=4, ge=0)  # adder-tree and accumulator latency, paid once per fold
+    block: int = Field(default=64, ge=1)
+    run_bits: int = Field(default=4, ge=1, le=16)
+
+    @property
+    def multipliers_4b(self) -> int:
+        """Bit-serial lanes (each one adder step per cycle; not a 4b x 4b multiplier)."""
+        return self.rows * self.cols * self.lanes
+
+
 class _Design(_Strict):
     name: str
     technology_nm: int = Field(default=28, ge=1)
@@ -170,7 +190,12 @@ class SimdSpec(_Design):
     core: SimdCore
 
 
-ArchSpecModel = PanaceaSpec | SibiaSpec | SystolicSpec | SimdSpec
+class BitSerialSpec(_Design):
+    kind: Literal["bitserial"]
+    core: BitSerialCore
+
+
+ArchSpecModel = PanaceaSpec | SibiaSpec | SystolicSpec | SimdSpec | BitSerialSpec
 _ADAPTER = TypeAdapter(Annotated[ArchSpecModel, Field(discriminator="kind")])
 
 
@@ -196,7 +221,7 @@ def _validated(data: dict, where: str) -> ArchSpecModel:
     except ValidationError as err:
         first = err.errors()[0]
         loc = [str(p) for p in first["loc"]]
-        if loc and loc[0] in ("panacea", "sibia", "systolic", "simd"):
+        if loc and loc[0] in ("panacea", "sibia", "systolic", "simd", "bitserial"):
             loc = loc[1:]  # the union's tag (the spec's kind), not a key of the file
         if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = ["kind"]
@@ -205,7 +230,7 @@ def _validated(data: dict, where: str) -> ArchSpecModel:
 
 
 def load_spec(name_or_path: str | Path) -> ArchSpecModel:
-    """A shipped spec by name (``panacea``, ``sibia``, ``sa-ws``, ``sa-os``, ``simd``) or a TOML file."""
+    """A shipped spec by name (:data:`BUILTIN_SPECS`) or a TOML file."""
     if str(name_or_path) in BUILTIN_SPECS:
         text = resources.files("panacea.hw").joinpath("specs").joinpath(f"{name_or_path}.toml").read_text()
         where = f"{name_or_path}.toml"

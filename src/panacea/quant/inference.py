@@ -162,7 +162,8 @@ def _modules(model: nn.Module, recipe: QuantRecipe) -> dict[str, QuantizedGemm]:
     return out
 
 
-def _swap(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
+def swap_module(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
+    """Put ``new`` in place of the submodule ``name`` of ``model``; returns the old one."""
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     old = getattr(parent, child)
@@ -173,16 +174,16 @@ def _swap(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
 def quantize(model: nn.Module, recipe: QuantRecipe) -> nn.Module:
     """Replace every GEMM of the recipe with its :class:`QuantizedGemm`, in place; returns ``model``."""
     for name, module in _modules(model, recipe).items():
-        _swap(model, name, module)
+        swap_module(model, name, module)
     return model
 
 
 @contextlib.contextmanager
 def quantized(model: nn.Module, recipe: QuantRecipe) -> Iterator[nn.Module]:
     """``with quantized(model, recipe) as qmodel:`` runs ``model`` quantized, then restores it."""
-    originals = {name: _swap(model, name, module) for name, module in _modules(model, recipe).items()}
+    originals = {name: swap_module(model, name, module) for name, module in _modules(model, recipe).items()}
     try:
         yield model
     finally:
         for name, module in originals.items():
-            _swap(model, name, module)
+            swap_module(model, name, module)

@@ -27,6 +27,8 @@ LAYER_FIELDS = (
     "calls",
     "tokens",
 )
+# The arbitrary-quantization schemes' layers (panacea.study.run_aq_scheme) carry their own fields.
+AQ_LAYER_FIELDS = ("x_bits", "w_bits", "x_steps", "w_steps", "act_zero_codes", "act_stored_bits", "weight_stored_bits")
 
 
 def _csv(header: list[str], rows: list[list]) -> bytes:
@@ -38,9 +40,11 @@ def _csv(header: list[str], rows: list[list]) -> bytes:
 
 
 def layers_csv(res: Results) -> bytes:
-    """One row per (scheme, layer): the measured sparsity and formats (Fig. 14's data)."""
-    rows = [[s.scheme, layer["name"], *(layer[f] for f in LAYER_FIELDS)] for s in res.schemes for layer in s.layers]
-    return _csv(["scheme", "layer", *LAYER_FIELDS], rows)
+    """One row per (scheme, layer): the measured sparsity and formats (Fig. 14's data); a field a
+    scheme does not have is left empty."""
+    fields = (*LAYER_FIELDS, *AQ_LAYER_FIELDS)
+    rows = [[s.scheme, layer["name"], *(layer.get(f, "") for f in fields)] for s in res.schemes for layer in s.layers]
+    return _csv(["scheme", "layer", *fields], rows)
 
 
 def layer_costs_csv(res: Results) -> bytes:

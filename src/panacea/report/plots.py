@@ -40,7 +40,7 @@ def fig14_sparsity(res: Results, path: Path) -> Path:
     """Per-layer top-slice vector sparsity of activations and weights, one line per scheme."""
     plt = _pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
-    for s in res.schemes:
+    for s in (s for s in res.schemes if s.act_vector_sparsity is not None):  # the bit-slice schemes
         for ax, key in zip(axes, ("act_vector_sparsity", "weight_vector_sparsity"), strict=True):
             ax.plot([layer[key] for layer in s.layers], marker=".", lw=1, label=s.label)
     axes[0].set_ylabel("activation HO\nvector sparsity")

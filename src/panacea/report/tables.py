@@ -9,7 +9,14 @@ from rich.table import Table as RichTable
 from panacea.report.schema import CostRecord, Results
 
 MAIN_SCHEMES = ("dbs", "zpm", "zpm-paper", "asym", "optq4")  # Panacea's headline scheme, by preference
-DISPLAY = {"panacea": "Panacea", "sibia": "Sibia", "sa-ws": "SA-WS", "sa-os": "SA-OS", "simd": "SIMD"}
+DISPLAY = {
+    "panacea": "Panacea",
+    "sibia": "Sibia",
+    "sa-ws": "SA-WS",
+    "sa-os": "SA-OS",
+    "simd": "SIMD",
+    "aq-bitserial": "AQ-BitSerial",
+}
 METRIC_NAMES = {
     "perplexity": "ppl",
     "embedding_cosine_to_fp32": "cos FP32",
@@ -121,18 +128,19 @@ def energy_groups(c: CostRecord) -> dict[str, float]:
 def accelerator_table(res: Results) -> Table:
     runs = headline(res)
     ref = panacea_headline(res)
-    cols = ["design", "scheme", "Mcycles", "TOPS", "TOPS/W", "uJ"]
+    metric = next(iter(res.fp32))
+    cols = ["design", "scheme", METRIC_NAMES.get(metric, metric), "Mcycles", "TOPS", "TOPS/W"]
     if ref is not None:
         cols += ["speed-up", "EE gain"]
     rows = []
     for c in runs:
-        row = [name(c), c.scheme, f"{c.cycles / 1e6:,.1f}", f"{c.tops:.3f}", f"{c.tops_per_watt:.2f}"]
-        row.append(f"{c.energy_j * 1e6:,.0f}")
+        accuracy = f"{res.scheme(c.scheme).metrics[metric]:.4g}"
+        row = [name(c), c.scheme, accuracy, f"{c.cycles / 1e6:,.1f}", f"{c.tops:.3f}", f"{c.tops_per_watt:.2f}"]
         if ref is not None:
             row += [f"{c.cycles / ref.cycles:.2f}x", f"{ref.tops_per_watt / c.tops_per_watt:.2f}x"]
         rows.append(row)
     notes = [
-        "speed-up / EE gain: Panacea's over the design. "
+        "speed-up / EE gain: Panacea's over the design; each design runs its own scheme (accuracy beside it). "
         f"All GEMMs of the model with weights, first evaluation call of each ({len(runs[0].layers) if runs else 0} "
         "workloads); TOPS: 2 x MACs / time; EE: TOPS/W.",
     ]
