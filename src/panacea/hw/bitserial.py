@@ -32,7 +32,7 @@ import torch
 
 from panacea.aq.codebook import uniform
 from panacea.hw.cost import Cost
-from panacea.hw.model import CostModel
+from panacea.hw.model import CostModel, streamed_sram
 from panacea.hw.spec import BitSerialSpec
 from panacea.hw.systolic import fold_sizes
 from panacea.workload import AQWorkload, aq_workload
@@ -101,14 +101,7 @@ class BitSerialModel(CostModel):
                 "post_processing:ppu_output": outputs_total,
                 "buffers:register_bits": operand_bits + lut_bits,
             },
-            sram_bits={
-                "wmem.write": tl.weight_loads,
-                "wmem.read": float(weight_need.sum()),
-                "amem.write": tl.act_loads,
-                "amem.read": float(act_need.sum()),
-                "omem.write": out_total,
-                "omem.read": out_total,
-            },
+            sram_bits=streamed_sram(tl, weight_need, act_need, out_total),
         )
 
 

@@ -114,6 +114,19 @@ class CostModel(ABC):
         )
 
 
+def streamed_sram(tl: Timeline, weight_need: torch.Tensor, act_need: torch.Tensor, out_bits: float) -> dict:
+    """SRAM traffic of a design whose steps read what they use of each tile: WMEM/AMEM written by
+    the DRAM loads, read by every step; OMEM written and read once per output bit."""
+    return {
+        "wmem.write": tl.weight_loads,
+        "wmem.read": float(weight_need.sum()),
+        "amem.write": tl.act_loads,
+        "amem.read": float(act_need.sum()),
+        "omem.write": out_bits,
+        "omem.read": out_bits,
+    }
+
+
 def passes(bits: int, width: int = 8) -> int:
     """Passes of a ``width``-bit datapath over a ``bits``-bit operand (a 12-bit operand takes 2)."""
     return math.ceil(bits / width)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from panacea.hw.cost import Cost
-from panacea.hw.model import CostModel, passes
+from panacea.hw.model import CostModel, passes, streamed_sram
 from panacea.hw.spec import SimdSpec
 from panacea.hw.systolic import OPERAND_BITS, fold_sizes
 from panacea.workload import Workload
@@ -58,12 +58,5 @@ class SimdModel(CostModel):
                 "post_processing:ppu_output": w.groups * w.m * w.n,
                 "buffers:register_bits": 2 * OPERAND_BITS * macs,
             },
-            sram_bits={
-                "wmem.write": tl.weight_loads,
-                "wmem.read": float(weight_need.sum()),
-                "amem.write": tl.act_loads,
-                "amem.read": float(act_need.sum()),
-                "omem.write": out_total,
-                "omem.read": out_total,
-            },
+            sram_bits=streamed_sram(tl, weight_need, act_need, out_total),
         )
