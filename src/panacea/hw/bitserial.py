@@ -32,7 +32,7 @@ import torch
 
 from panacea.aq.codebook import uniform
 from panacea.hw.cost import Cost
-from panacea.hw.model import CostModel, streamed_sram
+from panacea.hw.model import CostModel
 from panacea.hw.spec import BitSerialSpec
 from panacea.hw.systolic import fold_sizes
 from panacea.workload import AQWorkload, aq_workload
@@ -55,7 +55,7 @@ class BitSerialModel(CostModel):
     workload_type = AQWorkload
 
     def actions(self, w: AQWorkload) -> Cost:
-        core, mem = self.spec.core, self.spec.memory
+        core = self.spec.core
         if (w.block, w.run_bits) != (core.block, core.run_bits):
             raise ValueError(
                 f"workload {w.name!r} was stored with block={w.block}, run_bits={w.run_bits}; "
@@ -68,17 +68,13 @@ class BitSerialModel(CostModel):
         tokens = fold_sizes(w.n, core.rows)  # [T]
         compute = torch.full((len(outputs), len(tokens)), float(chunks * steps + core.pipeline), dtype=torch.float64)
         weight_tile = fold_sums(w.w_row_bits, core.cols).repeat(g) / g  # a row's bits are spread over its groups
-        act_tile = fold_sums(w.x_row_bits, core.rows)
-        weight_need = weight_tile[:, None].expand_as(compute)
-        act_need = (act_tile / g)[None, :].expand_as(compute)
-        out_bits = outputs[:, None] * tokens[None, :] * mem.output_bits
-        tl = self._schedule(
+        tl, sram = self._stream_tiles(
             compute,
-            weight_need=weight_need,
-            weight_tile_bits=weight_tile,
-            act_need=act_need,
-            act_tile_bits=act_tile,
-            out_bits=out_bits,
+            weight_tile=weight_tile,
+            act_per_group=fold_sums(w.x_row_bits, core.rows) / g,
+            groups=g,
+            outputs=outputs,
+            tokens=tokens,
         )
         weights_serial = w.serial == "weights"
         active = (w.n * w.w_nonzero if weights_serial else w.m * w.x_nonzero) * steps
@@ -88,7 +84,6 @@ class BitSerialModel(CostModel):
         serial_cb, parallel_cb = (w.w_bits, w.x_bits) if weights_serial else (w.x_bits, w.w_bits)
         lut_bits = core.cols * 2**serial_cb * steps * DIGIT_BITS + core.rows * 2**parallel_cb * PARALLEL_BITS
         operand_bits = channel_folds * g * w.n * w.k * x_bits + token_folds * g * w.m * w.k * w_bits
-        out_total = float(out_bits.sum())
         return self._cost(
             w,
             tl,
@@ -101,7 +96,7 @@ class BitSerialModel(CostModel):
                 "post_processing:ppu_output": outputs_total,
                 "buffers:register_bits": operand_bits + lut_bits,
             },
-            sram_bits=streamed_sram(tl, weight_need, act_need, out_total),
+            sram_bits=sram,
         )
 
 

@@ -78,6 +78,42 @@ class CostModel(ABC):
             **tiles,
         )
 
+    def _stream_tiles(
+        self,
+        compute: torch.Tensor,
+        *,
+        weight_tile: torch.Tensor,
+        act_per_group: torch.Tensor,
+        groups: int,
+        outputs: torch.Tensor,
+        tokens: torch.Tensor,
+    ) -> tuple[Timeline, dict[str, float]]:
+        """Schedule steps ``(i, t)`` that each read all of weight tile ``i`` (``outputs[i]`` channels)
+        and their group's part of token tile ``t`` (``tokens[t]`` tokens), writing their outputs
+        once; returns the timeline and the SRAM traffic (WMEM/AMEM written by the DRAM loads, read by
+        every step; OMEM written and read once per output bit)."""
+        weight_need = weight_tile[:, None].expand_as(compute)
+        act_need = act_per_group[None, :].expand_as(compute)
+        out_bits = outputs[:, None] * tokens[None, :] * self.spec.memory.output_bits
+        tl = self._schedule(
+            compute,
+            weight_need=weight_need,
+            weight_tile_bits=weight_tile,
+            act_need=act_need,
+            act_tile_bits=act_per_group * groups,
+            out_bits=out_bits,
+        )
+        out_total = float(out_bits.sum())
+        sram = {
+            "wmem.write": tl.weight_loads,
+            "wmem.read": float(weight_need.sum()),
+            "amem.write": tl.act_loads,
+            "amem.read": float(act_need.sum()),
+            "omem.write": out_total,
+            "omem.read": out_total,
+        }
+        return tl, sram
+
     def _check_vector(self, w: Workload, vector: int, index_bits: int) -> None:
         if w.vector != vector or w.index_bits != index_bits:
             raise ValueError(
@@ -112,19 +148,6 @@ class CostModel(ABC):
             sram_bits=as_int(sram_bits),
             buffer_bits=as_int(buffer_bits or {}),
         )
-
-
-def streamed_sram(tl: Timeline, weight_need: torch.Tensor, act_need: torch.Tensor, out_bits: float) -> dict:
-    """SRAM traffic of a design whose steps read what they use of each tile: WMEM/AMEM written by
-    the DRAM loads, read by every step; OMEM written and read once per output bit."""
-    return {
-        "wmem.write": tl.weight_loads,
-        "wmem.read": float(weight_need.sum()),
-        "amem.write": tl.act_loads,
-        "amem.read": float(act_need.sum()),
-        "omem.write": out_bits,
-        "omem.read": out_bits,
-    }
 
 
 def passes(bits: int, width: int = 8) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from panacea.hw.cost import Cost
-from panacea.hw.model import CostModel, passes, streamed_sram
+from panacea.hw.model import CostModel, passes
 from panacea.hw.spec import SimdSpec
 from panacea.hw.systolic import OPERAND_BITS, fold_sizes
 from panacea.workload import Workload
@@ -24,7 +24,7 @@ class SimdModel(CostModel):
     spec: SimdSpec
 
     def actions(self, w: Workload) -> Cost:
-        core, mem = self.spec.core, self.spec.memory
+        core = self.spec.core
         g = w.groups
         p = passes(w.x_bits) * passes(w.w_bits)
         k_eff = w.k * p
@@ -34,19 +34,14 @@ class SimdModel(CostModel):
         compute = tokens[None, :] * math.ceil(k_eff / core.lanes) + core.pipeline
         compute = compute.expand(len(outputs), -1).clone()
         weight_tile = outputs * k_eff * OPERAND_BITS
-        act_per_group = tokens * k_eff * OPERAND_BITS
-        act_need = act_per_group[None, :].expand_as(compute)
-        weight_need = weight_tile[:, None].expand_as(compute)
-        out_bits = outputs[:, None] * tokens[None, :] * mem.output_bits
-        tl = self._schedule(
+        tl, sram = self._stream_tiles(
             compute,
-            weight_need=weight_need,
-            weight_tile_bits=weight_tile,
-            act_need=act_need,
-            act_tile_bits=act_per_group * g,
-            out_bits=out_bits,
+            weight_tile=weight_tile,
+            act_per_group=tokens * k_eff * OPERAND_BITS,
+            groups=g,
+            outputs=outputs,
+            tokens=tokens,
         )
-        out_total = float(out_bits.sum())
         return self._cost(
             w,
             tl,
@@ -58,5 +53,5 @@ class SimdModel(CostModel):
                 "post_processing:ppu_output": w.groups * w.m * w.n,
                 "buffers:register_bits": 2 * OPERAND_BITS * macs,
             },
-            sram_bits=streamed_sram(tl, weight_need, act_need, out_total),
+            sram_bits=sram,
         )
