@@ -111,10 +111,10 @@ def main() -> None:
     print(f"FP32 forward pass (best of {args.repeats}): {t_forward:.3f} s")
     for name, (seconds, c) in results.items():
         print(
-            f"  cost on {name:8s} {seconds:.3f} s   ({c.cycles:,} cycles, {c.tops:.2f} TOPS, "
+            f"  cost on {name:12s} {seconds:.3f} s   ({c.cycles:,} cycles, {c.tops:.2f} TOPS, "
             f"{c.tops_per_watt:.2f} TOPS/W)"
         )
-    print(f"cost models, all five designs: {t_cost:.3f} s")
+    print(f"cost models, all {len(results)} designs: {t_cost:.3f} s")
     print(f"ratio cost / forward: {t_cost / t_forward:.2f} (goal <= 1)")
 
 
