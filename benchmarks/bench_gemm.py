@@ -94,8 +94,9 @@ def peak_extra_ratio(tokens: int, k: int, m: int) -> float | None:
     return data["extra"] / data["output"]
 
 
-def bench_shape(tokens: int, k: int, m: int, repeats: int) -> list[str]:
-    """One row of the table: sparsities, baseline time, the three ratios, peak memory ratio."""
+def bench_shape(tokens: int, k: int, m: int, repeats: int) -> dict[str, float | None]:
+    """The measurements of one shape: sparsities, baseline seconds, the three time ratios and the
+    peak memory ratio (None where /proc does not allow it)."""
     x_q, w_q, z = operands(tokens, k, m)
     a8 = (x_q ^ 128).view(torch.int8)  # same-shape dense int8 operands for the baseline
     packed = panacea.pack_weights(w_q)
@@ -116,14 +117,24 @@ def bench_shape(tokens: int, k: int, m: int, repeats: int) -> list[str]:
     # the others, against its own baseline.
     t_slice = median_times({"int_mm": baseline, "slice": lambda: panacea.aqs_gemm(x_q, packed, z, path="slice")}, 5)
     t["slice"] = t_slice["slice"] * t["int_mm"] / t_slice["int_mm"]
-    mem = peak_extra_ratio(tokens, k, m)
+    return {
+        "act_sparsity": counts.act_vector_sparsity,
+        "weight_sparsity": counts.weight_vector_sparsity,
+        "int_mm_s": t["int_mm"],
+        **{name: t[name] / t["int_mm"] for name in ("fast", "packed", "slice")},
+        "memory": peak_extra_ratio(tokens, k, m),
+    }
+
+
+def table_row(k: int, m: int, r: dict[str, float | None]) -> list[str]:
+    """``bench_shape``'s measurements as the cells of the printed table."""
     return [
         f"{k} x {m}",
-        f"{counts.act_vector_sparsity:.1%}",
-        f"{counts.weight_vector_sparsity:.1%}",
-        f"{t['int_mm'] * 1e3:.2f}",
-        *(f"{t[name] / t['int_mm']:.2f}" for name in ("fast", "packed", "slice")),
-        "n/a" if mem is None else f"{mem:.2f}",
+        f"{r['act_sparsity']:.1%}",
+        f"{r['weight_sparsity']:.1%}",
+        f"{r['int_mm_s'] * 1e3:.2f}",
+        *(f"{r[name]:.2f}" for name in ("fast", "packed", "slice")),
+        "n/a" if r["memory"] is None else f"{r['memory']:.2f}",
     ]
 
 
@@ -147,7 +158,7 @@ def main() -> None:
     for col in ("K x M", "act sp.", "wt sp.", "_int_mm ms", "fast", "packed", "slice", "peak mem / out"):
         table.add_column(col, justify="right")
     for k, m in SHAPES:
-        table.add_row(*bench_shape(args.tokens, k, m, args.repeats))
+        table.add_row(*table_row(k, m, bench_shape(args.tokens, k, m, args.repeats)))
     console.print(table)
     console.print(
         "fast / packed / slice: aqs_gemm time / _int_mm time (plain weights / packed weights / slice-level path)\n"

@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+# Hermetic: no test touches the network. Set before anything imports huggingface_hub (it reads the
+# variable once); without it, a hub id that cannot be had costs retries with back-off (23 s here)
+# whose length and error depend on the network of the day.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 import torch
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st

@@ -168,7 +168,7 @@ def test_report_rejects_what_is_not_a_results_directory(tmp_path):
     assert result.exit_code == 2 and "schema_version 99; this panacea reads 1" in result.stderr
     (tmp_path / "results.json").write_text(json.dumps({"schema_version": 1, "model": {}}))
     result = runner.invoke(app, ["report", str(tmp_path)])
-    assert result.exit_code == 2 and "is not a valid results file" in result.stderr
+    assert result.exit_code == 2 and "not a valid results file: panacea_version: Field required" in result.stderr
 
 
 @pytest.fixture()

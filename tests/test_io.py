@@ -1,13 +1,17 @@
-"""Atomic writes: whole files with ordinary permissions, nothing left behind on failure."""
+"""Atomic writes: whole files with ordinary permissions, nothing left behind on failure; the
+clean-up of what killed writers left."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
-from panacea._io import atomic_write
+from panacea._io import atomic_write, remove_orphans
 
 
 def test_writes_a_whole_file_with_the_umask_permissions(tmp_path):
@@ -32,3 +36,51 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, mon
         atomic_write(target, b"new")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+def test_an_interruption_mid_write_leaves_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"old")
+    real = os.write
+
+    def half_then_interrupt(fd, data):
+        real(fd, data[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "write", half_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, b"new data")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+def test_a_failed_write_names_the_destination(tmp_path, monkeypatch):
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError, match=r"cannot write .*a\.bin: No space left on device"):
+        atomic_write(tmp_path / "a.bin", b"abc")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid  # reaped: no process has this id until the kernel reuses it
+
+
+def test_remove_orphans_takes_what_dead_writers_left_and_nothing_else(tmp_path):
+    dead = _dead_pid()
+    (tmp_path / "sub").mkdir()
+    orphan_file = tmp_path / "sub" / f".capture.safetensors.{dead}-abc123.tmp"
+    orphan_dir = tmp_path / f".model.{dead}-x9.tmp"
+    live = tmp_path / f".results.json.{os.getpid()}-def.tmp"  # this process: still writing it
+    foreign = tmp_path / ".notes.tmp"  # not ours: no writer id
+    for path in (orphan_file, live, foreign, tmp_path / "results.json"):
+        path.write_bytes(b"x")
+    orphan_dir.mkdir()
+    (orphan_dir / "config.json").write_text("{}")
+    assert sorted(remove_orphans(tmp_path)) == sorted([orphan_file, orphan_dir])
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(["sub", live.name, foreign.name, "results.json"])
+    assert remove_orphans(tmp_path / "missing") == []

@@ -7,6 +7,7 @@ what is allowed, so a user sees the problem in one line.
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Collection
 
 import numpy as np
@@ -82,6 +83,17 @@ def check_option(name: str, value: object, allowed: Collection[str]) -> str:
 
 def first_error(err) -> tuple[str, str]:
     """(dotted location, message) of a pydantic ``ValidationError``'s first error: what a one-line
-    message names."""
+    message names (``(top level)`` for the document itself)."""
     first = err.errors()[0]
-    return ".".join(str(p) for p in first["loc"]), first["msg"]
+    where = ".".join(str(p) for p in first["loc"])
+    message = " ".join(first["msg"].removeprefix("Value error, ").split())
+    inner = re.match(r"([\w.]+): (.*)", message)  # a validator that names a field below its own
+    if inner and first["type"] == "value_error":
+        where, message = ".".join(p for p in (where, inner.group(1)) if p), inner.group(2)
+    return where or "(top level)", message
+
+
+def invalid_file(path: object, err, what: str = "") -> ValueError:
+    """The one-line error for a file that failed validation: ``PATH: [what: ]FIELD: MESSAGE``."""
+    where, message = first_error(err)
+    return ValueError(f"{path}: {what + ': ' if what else ''}{where}: {message}")

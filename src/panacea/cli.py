@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import signal
 from pathlib import Path
 
 import typer
@@ -29,6 +31,39 @@ app = typer.Typer(
 )
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler, ``kill``), handled as Ctrl-C is: temporary files are removed."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated
+
+
+def run() -> None:
+    """The ``panacea`` console script: the CLI, with SIGTERM handled like Ctrl-C."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    app()
+
+
+def _interruptible(after: str):
+    """Register a command whose interruption (Ctrl-C, SIGTERM) ends in one line on stderr, exit 130
+    (143 for SIGTERM), instead of a traceback. ``after``: what the user can do next. Every file is
+    written atomically, so nothing half-written is left behind."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def command(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except KeyboardInterrupt as err:
+                typer.echo(f"interrupted: nothing half-written was left behind; {after}", err=True)
+                raise typer.Exit(143 if isinstance(err, _Terminated) else 130) from None
+
+        return command
+
+    return wrap
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"panacea {panacea.__version__}")
@@ -43,6 +78,7 @@ def main(
 
 
 @app.command("gemm-demo")
+@_interruptible("run it again")
 def gemm_demo(
     tokens: int = typer.Option(1024, min=1, help="Tokens N (rows of the activation matrix)."),
     in_features: int = typer.Option(768, min=1, help="Input features K."),
@@ -132,6 +168,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 @app.command("ptq")
+@_interruptible("run it again (--out is written only at the end)")
 def ptq(
     model: str = typer.Argument(
         "smollm2-135m", help="Built-in name (smollm2-135m, minilm-l6, efficientnet-lite0), hub id or directory."
@@ -206,10 +243,11 @@ def _names(text: str) -> tuple[str, ...]:
 
 def _validation_line(err: ValidationError) -> str:
     where, message = first_error(err)
-    return f"{where}: {message.removeprefix('Value error, ')}"
+    return f"{where}: {message}"
 
 
 @app.command("evaluate")
+@_interruptible("run it again with --resume to continue from the stages that finished (cached in OUT/cache)")
 def evaluate(
     model: str = typer.Argument(
         "smollm2-135m", help="Built-in name (smollm2-135m, minilm-l6, efficientnet-lite0), hub id or directory."
@@ -278,6 +316,7 @@ def evaluate(
 
 
 @app.command("report")
+@_interruptible("run it again")
 def report(directory: Path = typer.Argument(..., help="An output directory of panacea evaluate.")) -> None:
     """Re-render tables, CSV, plots and report.md from DIR/results.json, without recomputing.
 
@@ -313,6 +352,7 @@ def _floats(text: str, what: str) -> list[float]:
 
 
 @app.command("sweep")
+@_interruptible("run it again")
 def sweep(
     out: Path = typer.Option(Path("sweep"), help="Directory for sweep.csv and sweep.png."),
     levels: str = typer.Option(
@@ -360,6 +400,7 @@ def sweep(
 
 
 @app.command("aq-peak")
+@_interruptible("run it again")
 def aq_peak(
     spec: str = typer.Option("aq-bitserial", help="A bitserial-kind design: shipped name or TOML spec."),
     sparsity: float = typer.Option(0.3, min=0.0, max=1.0, help="Fraction of zero codes in each operand."),
@@ -393,6 +434,7 @@ def aq_peak(
 
 
 @app.command("cost")
+@_interruptible("run it again")
 def cost(
     specs: list[str] = typer.Option(
         ["panacea", "sibia", "sa-ws", "sa-os", "simd"], "--spec", help="Shipped design or TOML spec (repeatable)."

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from panacea._io import read_text
 from panacea.models.loaders import ModelNotAvailable
 
 _WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
@@ -72,7 +73,7 @@ def wikitext2(split: str = "test", source: str | Path | None = None) -> str:
         raw = Path(source) / f"wiki.{'valid' if split == 'validation' else split}.raw"
         if not raw.is_file():
             raise ModelNotAvailable(f"{raw} does not exist: point source at the unpacked wikitext-2-raw-v1 directory")
-        return "\n\n".join(raw.read_text(encoding="utf-8").split("\n"))
+        return "\n\n".join(read_text(raw, "WikiText-2 file").split("\n"))
     if importlib.util.find_spec("datasets") is None:
         raise ModelNotAvailable(
             "WikiText-2 from the hub needs the datasets package (`pip install datasets`) and network access; "

@@ -25,13 +25,16 @@ Cache (``--resume``): under ``OUT/cache/``, per scheme a directory keyed by the 
 model's weights and source, the task's data and the scheme's calibration configuration, holding its
 recipe (after calibration) and its captured workloads and metrics (after evaluation); the float
 model's metrics likewise. Files are written atomically, so an interrupted run resumes from what
-was finished. Costing always reruns (seconds), so new accelerators need no recomputation.
+was finished; a run killed outright (SIGKILL) can leave temporary files, never a partial one, and
+the next run removes them; a damaged entry is computed again. Costing always reruns (seconds), so
+new accelerators need no recomputation.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -40,11 +43,12 @@ from functools import reduce
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 import panacea
 import panacea.hw as hw
-from panacea._io import atomic_write
+from panacea._checks import invalid_file
+from panacea._io import atomic_write, remove_orphans
 from panacea.aq.quantize import calibrate_aq
 from panacea.models.loaders import LoadedModel, load_model
 from panacea.quant import QuantRecipe, calibrate_many
@@ -67,6 +71,7 @@ ASYM_SCHEMES = ("asym", "zpm-paper", "zpm", "dbs", "optq4")
 CACHE_VERSION = 2
 DEFAULT_ACCELERATORS = ("panacea", "sibia", "simd", "sa-ws", "sa-os", "aq-bitserial")
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger(__name__)
 
 
 class EvaluateConfig(BaseModel):
@@ -165,12 +170,14 @@ class _Cache:
         return self.root / f"{scheme}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
 
     def read(self, path: Path, reader: Callable):
-        """``reader(path)`` when resuming and it succeeds; a damaged entry counts as a miss."""
+        """``reader(path)`` when resuming and it succeeds; a damaged entry (every loader raises
+        ``ValueError`` or ``OSError`` naming the file and the field) is a miss, said in one line."""
         if not self.resume or not path.exists():
             return None
         try:
             return reader(path)
-        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+        except (OSError, ValueError) as err:
+            log.warning("cache entry %s is damaged (%s): computing it again", path, err)
             return None
 
 
@@ -180,8 +187,23 @@ def _save_capture(path: Path, result: SchemeRecord, groups: dict[str, list[Workl
 
 
 def _load_capture(path: Path) -> tuple[SchemeRecord, dict[str, list[Workload]]]:
-    groups, meta = workloads_from_bytes(path.read_bytes())
-    return SchemeRecord(**meta), groups
+    try:
+        groups, meta = workloads_from_bytes(path.read_bytes())
+        return SchemeRecord.model_validate(meta), groups
+    except ValidationError as err:
+        raise invalid_file(path, err, "meta") from err
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
+
+
+_METRICS = TypeAdapter(dict[str, float])
+
+
+def _load_metrics(path: Path) -> dict[str, float]:
+    try:
+        return _METRICS.validate_json(path.read_bytes())
+    except ValidationError as err:
+        raise invalid_file(path, err) from err
 
 
 def _run_scheme(lm: LoadedModel, task: Task, scheme: str, recipe: QuantRecipe, progress: Progress | None):
@@ -270,6 +292,7 @@ def evaluate(
     configs = scheme_configs(lm, [s for s in config.schemes if s not in AQ_SCHEMES], config.paper_overrides)
     configs_json = {s: c.model_dump(mode="json") for s, c in configs.items()}
     configs_json |= {s: AQ_SCHEMES[s][1].model_dump(mode="json") for s in config.schemes if s in AQ_SCHEMES}
+    remove_orphans(out)  # temporary files of a run that was killed (SIGKILL) while writing
     base = {"cache": CACHE_VERSION, "panacea": panacea.__version__, "source": lm.source, "data": task.data}
     cache = _Cache(out / "cache", {**base, "weights": model_fingerprint(lm.model)}, resume)
 
@@ -283,7 +306,7 @@ def evaluate(
     todo = [s for s in config.schemes if s not in records]
 
     fp32_file = cache.dir("fp32", None) / "metrics.json"
-    fp32 = None if (todo and task.fp32_first) else cache.read(fp32_file, lambda p: json.loads(p.read_text()))
+    fp32 = None if (todo and task.fp32_first) else cache.read(fp32_file, _load_metrics)
     if fp32 is None:
         fp32 = task.evaluate(lm.model, stage_progress(progress, "fp32"))
         fp32_file.parent.mkdir(parents=True, exist_ok=True)

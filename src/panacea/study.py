@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from panacea._io import read_text
 from panacea.aq.quantize import AQConfig, AQLayer, AQRecorder, aq_quantized
 from panacea.data import (
     image_tensor,
@@ -189,10 +190,7 @@ def _text(data: str | None) -> tuple[str, str]:
     if path.is_dir():
         return f"WikiText-2 test from {path}", wikitext2("test", source=path)
     if path.is_file():
-        try:
-            return f"text file {path}", path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise ValueError(f"data file {data!r} cannot be read as UTF-8 text: {err}") from err
+        return f"text file {path}", read_text(path, "data file")
     raise ValueError(
         f"data must be wikipedia, news, wikitext2, a UTF-8 text file or a WikiText-2 directory, got {data!r}"
     )

@@ -9,10 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
+import typing
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
@@ -20,7 +23,7 @@ from panacea._checks import check_choice, check_fraction, check_int_range, check
 from panacea.aq.arith import serial_operand
 from panacea.aq.codebook import Codebook
 from panacea.aq.storage import store
-from panacea.formats import ACT_BITS, WEIGHT_BITS, act_slice_count, ho_shift, weight_slice_count
+from panacea.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, act_slice_count, ho_shift, weight_slice_count
 from panacea.gemm import GemmCounts, aqs_gemm, bitslice_gemm
 from panacea.gemm.counts import Shape, assemble
 from panacea.gemm.masks import mask_census, operand_mask
@@ -268,6 +271,7 @@ def synthetic_workload(
 
 
 _TENSORS = {Workload: ("act_stored", "weight_stored"), AQWorkload: ("x_row_bits", "w_row_bits")}
+_MAX_DIM = 1 << 24  # tokens, channels, or groups x K of one stored workload
 _TYPES = {cls.__name__: cls for cls in _TENSORS}
 
 
@@ -289,19 +293,113 @@ def workloads_to_bytes(groups: dict[str, list[Workload | AQWorkload]], meta: dic
     return save_tensors(tensors, metadata={"workloads": json.dumps(records), "meta": json.dumps(meta or {})})
 
 
-def _workload(fields: dict, tensors: dict[str, torch.Tensor], prefix: str) -> Workload | AQWorkload:
-    cls = _TYPES[fields.pop("type")]
+def _matches(value: object, hint: object) -> bool:
+    """Whether a JSON value has the type ``hint`` of a workload field (counts are >= 0)."""
+    if typing.get_origin(hint) is Literal:
+        return value in typing.get_args(hint)
+    if isinstance(hint, types.UnionType):
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, hint)
+
+
+def _record(cls: type, fields: object, where: str, skip: tuple[str, ...] = ()) -> dict:
+    """``fields`` checked against the dataclass ``cls``: every field present, none unknown, each
+    of its type; ``ValueError`` naming the field otherwise."""
+    if not isinstance(fields, dict):
+        raise ValueError(f"{where}: expected an object, got {type(fields).__name__}")
+    hints = typing.get_type_hints(cls)
+    expected = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
+    for name in fields:
+        if name not in expected:
+            raise ValueError(f"{where}.{name}: unknown field")
+    for name in expected:
+        if name not in fields:
+            raise ValueError(f"{where}.{name}: missing")
+        if hints[name] is GemmCounts:
+            fields = {**fields, name: GemmCounts(**_record(GemmCounts, fields[name], f"{where}.{name}"))}
+        elif not _matches(fields[name], hints[name]):
+            raise ValueError(f"{where}.{name}: expected {hints[name]}, got {fields[name]!r}")
+    return fields
+
+
+def _tensor(tensors: dict[str, torch.Tensor], key: str, dtype: torch.dtype, shape: tuple[int, ...], where: str):
+    t = tensors.get(key)
+    if t is None:
+        raise ValueError(f"{where}: its tensor {key!r} is missing")
+    if t.dtype != dtype or tuple(t.shape) != shape:
+        raise ValueError(
+            f"{where}: tensor {key!r} must be {dtype} of shape {shape} (from its n, k, m, groups, vector, "
+            f"x_bits and w_bits), got {t.dtype} {tuple(t.shape)}"
+        )
+    return t
+
+
+def _workload(fields: object, tensors: dict[str, torch.Tensor], prefix: str) -> Workload | AQWorkload:
+    """One workload record and its tensors, checked as :func:`workloads_from_bytes` says."""
+    where = f"workloads.{prefix.replace('/', '.')}"
+    kind = fields.get("type") if isinstance(fields, dict) else None
+    if not isinstance(kind, str) or kind not in _TYPES:
+        raise ValueError(f"{where}.type: must be one of {sorted(_TYPES)}, got {kind!r}")
+    cls = _TYPES[kind]
+    fields = _record(cls, {k: v for k, v in fields.items() if k != "type"}, where, _TENSORS[cls])
+    for key in ("n", "k", "m", "groups"):
+        if not 1 <= fields[key] <= _MAX_DIM:
+            raise ValueError(f"{where}.{key}: must be in [1, 2^24], got {fields[key]}")
+    kk = fields["groups"] * fields["k"]
+    if kk > _MAX_DIM:  # costing allocates along it; no layer of a real model comes near
+        raise ValueError(f"{where}.groups: groups x k = {kk} exceeds 2^24")
     if cls is Workload:
-        fields["counts"] = GemmCounts(**fields["counts"])
-    return cls(**fields, **{name: tensors[f"{prefix}/{name}"] for name in _TENSORS[cls]})
+        asym, v = fields["scheme"] == "asym", fields["vector"]
+        checks = [
+            ("x_bits", fields["x_bits"] in (ACT_BITS if asym else WEIGHT_BITS)),
+            ("w_bits", fields["w_bits"] in WEIGHT_BITS),
+            ("lo_bits", fields["lo_bits"] in LO_BITS),
+            ("vector", 1 <= v <= 64),
+            ("index_bits", 1 <= fields["index_bits"] <= 16),
+            ("zero_point", (fields["zero_point"] is None) != asym),
+        ]
+        for key, ok in checks:
+            if not ok:
+                raise ValueError(f"{where}.{key}: {fields[key]!r} is not allowed with scheme {fields['scheme']!r}")
+        if asym and fields["zero_point"] > 2 ** fields["x_bits"] - 1:
+            raise ValueError(f"{where}.zero_point: {fields['zero_point']} exceeds {fields['x_bits']}-bit activations")
+        x_slices = (act_slice_count if asym else weight_slice_count)(fields["x_bits"])
+        x_rows = math.ceil(fields["n"] / v) if x_slices > 1 else 0
+        w_rows = math.ceil(fields["m"] / v) if weight_slice_count(fields["w_bits"]) > 1 else 0
+        specs = {"act_stored": (torch.bool, (x_rows, kk)), "weight_stored": (torch.bool, (w_rows, kk))}
+    else:
+        ranges = {"x_bits": 8, "w_bits": 8, "x_steps": 8, "w_steps": 8, "block": 1 << 20, "run_bits": 16}
+        for key, hi in ranges.items():
+            if not 1 <= fields[key] <= hi:
+                raise ValueError(f"{where}.{key}: must be in [1, {hi}], got {fields[key]}")
+        specs = {"x_row_bits": (torch.int64, (fields["n"],)), "w_row_bits": (torch.int64, (fields["m"],))}
+    loaded = {name: _tensor(tensors, f"{prefix}/{name}", *spec, where) for name, spec in specs.items()}
+    return cls(**fields, **loaded)
 
 
 def workloads_from_bytes(blob: bytes) -> tuple[dict[str, list[Workload | AQWorkload]], dict]:
-    """The groups and ``meta`` written by :func:`workloads_to_bytes`."""
-    header = json.loads(blob[8 : 8 + int.from_bytes(blob[:8], "little")])["__metadata__"]
-    tensors = load_tensors(blob)
+    """The groups and ``meta`` written by :func:`workloads_to_bytes`.
+
+    Everything is checked before use (a cache entry can be damaged): the safetensors framing,
+    every record's fields and their types, the formats, and every tensor's dtype and shape
+    against the record; any problem is one ``ValueError`` naming the field.
+    """
+    try:
+        tensors = load_tensors(blob)  # checks the framing first
+        header = json.loads(blob[8 : 8 + int.from_bytes(blob[:8], "little")])["__metadata__"]
+        records, meta = json.loads(header["workloads"]), json.loads(header["meta"])
+    except (ValueError, KeyError, TypeError, RecursionError, SafetensorError) as err:
+        raise ValueError(f"not a workload file written by panacea ({type(err).__name__}: {err})") from err
+    if not isinstance(records, dict) or not all(isinstance(r, list) for r in records.values()):
+        raise ValueError("workloads: expected an object of lists")
     groups = {
-        group: [_workload(fields, tensors, f"{group}/{i}") for i, fields in enumerate(records)]
-        for group, records in json.loads(header["workloads"]).items()
+        group: [_workload(fields, tensors, f"{group}/{i}") for i, fields in enumerate(rows)]
+        for group, rows in records.items()
     }
-    return groups, json.loads(header["meta"])
+    if not isinstance(meta, dict):
+        raise ValueError("meta: expected an object")
+    return groups, meta

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from importlib import resources
 
 import pytest
@@ -101,3 +104,24 @@ def test_costs_of_different_designs_do_not_add():
     w = _workload()
     with pytest.raises(ValueError, match="cannot add costs"):
         load("simd").run(w) + load("sa-os").run(w)
+
+
+_SUM_OF_COSTS = """
+from panacea.hw import load
+from panacea.workload import synthetic_workload
+ws = [synthetic_workload(64, 96, 48 + 16 * i, act_sparsity=0.6, weight_sparsity=0.4, seed=i) for i in range(6)]
+total = load("panacea").run(ws)
+print(list(total.energy_pj), list(total.ops), repr(total.tops_per_watt))
+"""
+
+
+def test_a_sum_of_costs_is_the_same_in_every_process():
+    """The order in which components are summed must not follow string hashing, which changes
+    with each process (``PYTHONHASHSEED``): results would differ in their last bits between runs."""
+    outputs = set()
+    for seed in ("0", "1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        proc = subprocess.run([sys.executable, "-c", _SUM_OF_COSTS], env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        outputs.add(proc.stdout)
+    assert len(outputs) == 1, outputs

@@ -26,11 +26,27 @@ def test_smollm2_converts_once_into_the_cache(tmp_path, monkeypatch):
     lm = load_model("smollm2-135m")
     assert lm.kind == "causal-lm" and lm.model.config.num_hidden_layers == 30
     (cached,) = (tmp_path / "models").iterdir()
-    assert (cached / "config.json").is_file() and not list((tmp_path / "models").glob(".smollm2-*"))
+    assert (cached / "config.json").is_file() and not list((tmp_path / "models").glob(".*.tmp"))
     again = load_model("smollm2-135m")  # from the cache
     ids = torch.tensor([[1, 2, 3, 4]])
     with torch.no_grad():
         assert torch.equal(lm.model(ids).logits, again.model(ids).logits)
+
+
+def test_a_cache_published_by_another_process_first_is_kept(tmp_path):
+    target = tmp_path / "model"
+    for name in ("ours", "theirs"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(name)
+    loaders._publish(tmp_path / "theirs", target)
+    loaders._publish(tmp_path / "ours", target)  # the rename fails: the target exists and is whole
+    assert (target / "config.json").read_text() == "theirs"
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "weights").write_text("")
+    (tmp_path / "again").mkdir()
+    (tmp_path / "again" / "x").write_text("")
+    with pytest.raises(OSError):  # a target without config.json is not a finished cache
+        loaders._publish(tmp_path / "again", tmp_path / "broken")
 
 
 def test_local_directory(tmp_path):
@@ -52,9 +68,6 @@ def test_clear_failures(tmp_path, monkeypatch):
         load_model(str(tmp_path / "missing"))
     with pytest.raises(ModelNotAvailable, match=r"without config\.json"):
         load_model(str(tmp_path))
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read once, at import
     with pytest.raises(ModelNotAvailable, match=r"Built-in models: smollm2-135m, minilm-l6, efficientnet-lite0"):
         load_model("no-such-org/no-such-model")
     real = importlib.util.find_spec

@@ -86,7 +86,9 @@ class Cost:
             raise ValueError(f"cannot add costs of {self.design!r} and {other.design!r}")
 
         def merged(a: dict, b: dict) -> dict:
-            return {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
+            # Keys in first-seen order, not a set's: a set of strings iterates in an order that
+            # changes with each process's hash seed, and so would the float sums over the result.
+            return {k: a.get(k, 0) + b.get(k, 0) for k in dict.fromkeys([*a, *b])}
 
         return Cost(
             design=self.design,

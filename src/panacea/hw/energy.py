@@ -12,14 +12,17 @@ import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from panacea._checks import first_error
+from panacea._checks import invalid_file
+from panacea._io import read_text
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a TOML value has its type (no "0.5" for 0.5); finite numbers only
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class LogicEnergy(_Strict):
@@ -38,21 +41,22 @@ class RegisterEnergy(_Strict):
     pj_per_bit: float = Field(gt=0)
 
 
+Positive = Annotated[float, Field(gt=0)]
+
+
 class SramTable(_Strict):
-    size_kb: list[float]
-    read_pj_bit: list[float]
-    write_pj_bit: list[float]
-    leakage_mw: list[float]
+    size_kb: list[Positive]
+    read_pj_bit: list[Positive]
+    write_pj_bit: list[Positive]
+    leakage_mw: list[Positive]
 
     @model_validator(mode="after")
     def _consistent(self) -> SramTable:
         n = len(self.size_kb)
         if n < 2 or any(len(col) != n for col in (self.read_pj_bit, self.write_pj_bit, self.leakage_mw)):
-            raise ValueError("sram: size_kb, read_pj_bit, write_pj_bit and leakage_mw need the same length (>= 2)")
-        if any(b <= a for a, b in zip(self.size_kb, self.size_kb[1:], strict=False)) or self.size_kb[0] <= 0:
-            raise ValueError("sram: size_kb must be positive and increasing")
-        if min(self.read_pj_bit + self.write_pj_bit + self.leakage_mw) <= 0:
-            raise ValueError("sram: energies and leakage must be positive")
+            raise ValueError("size_kb, read_pj_bit, write_pj_bit and leakage_mw need the same length (>= 2)")
+        if any(b <= a for a, b in zip(self.size_kb, self.size_kb[1:], strict=False)):
+            raise ValueError("size_kb must be increasing")
         return self
 
     def _interp(self, column: list[float], size_kb: float) -> float:
@@ -93,7 +97,7 @@ def load_energy(path: str | Path | None = None) -> EnergyTable:
         return _default()
     if not Path(path).is_file():
         raise ValueError(f"energy table {str(path)!r} is not a file")
-    return _parse(Path(path).read_text(), str(path))
+    return _parse(read_text(path, "energy table"), str(path))
 
 
 @cache
@@ -108,5 +112,4 @@ def _parse(text: str, where: str) -> EnergyTable:
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{where}: not valid TOML: {err}") from err
     except ValidationError as err:
-        key, message = first_error(err)
-        raise ValueError(f"{where}: {key}: {message}") from err
+        raise invalid_file(where, err) from err

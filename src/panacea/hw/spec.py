@@ -17,21 +17,32 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from panacea._io import read_text
+
 BUILTIN_SPECS = ("panacea", "sibia", "sa-ws", "sa-os", "simd", "aq-bitserial")
 
 
+# Upper bounds far beyond any chip, so that a typo (or 2^64) is refused when the file is read rather
+# than overflowing an integer or an allocation when a GEMM is costed.
+UNITS = 1 << 16  # operators, PEAs, array rows and columns, lanes
+TILE = 1 << 20  # tile extents, tokens and K
+KB = float(1 << 20)  # a memory or buffer, in KB (1 GB)
+BITS = 128
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a TOML value has its type (no "16" for 16, no true for 1); finite numbers only
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class MemorySpec(_Strict):
     """Off-chip bandwidth and the three on-chip SRAMs (weights, activations, outputs)."""
 
-    dram_bits_per_cycle: int = Field(default=256, ge=1)
-    wmem_kb: float = Field(gt=0)
-    amem_kb: float = Field(gt=0)
-    omem_kb: float = Field(gt=0)
-    output_bits: int = Field(default=8, ge=1)  # bits per output written back (dense)
+    dram_bits_per_cycle: int = Field(default=256, ge=1, le=UNITS)
+    wmem_kb: float = Field(gt=0, le=KB)
+    amem_kb: float = Field(gt=0, le=KB)
+    omem_kb: float = Field(gt=0, le=KB)
+    output_bits: int = Field(default=8, ge=1, le=BITS)  # bits per output written back (dense)
 
     @property
     def sram_kb(self) -> float:
@@ -47,16 +58,16 @@ class BitSliceCore(_Strict):
     ``tile_tokens`` tokens shared by all PEAs; K runs in chunks of ``tile_k`` (what a WBUF holds).
     """
 
-    peas: int = Field(default=16, ge=1)
+    peas: int = Field(default=16, ge=1, le=UNITS)
     vector: int = Field(default=4, ge=1, le=64)
     index_bits: int = Field(default=4, ge=1, le=16)
-    sub_tile_rows: int = Field(default=4, ge=1)
-    tile_tokens: int = Field(default=64, ge=1)
-    tile_k: int = Field(default=128, ge=1)  # K chunk a WBUF holds
-    wbuf_kb: float = Field(default=1.0, gt=0)  # per PEA
-    abuf_kb: float = Field(default=8.0, gt=0)  # global activation buffer
-    psum_kb: float = Field(default=2.0, gt=0)  # per PEA
-    accumulator_bits: int = Field(default=32, ge=1)
+    sub_tile_rows: int = Field(default=4, ge=1, le=TILE)
+    tile_tokens: int = Field(default=64, ge=1, le=TILE)
+    tile_k: int = Field(default=128, ge=1, le=TILE)  # K chunk a WBUF holds
+    wbuf_kb: float = Field(default=1.0, gt=0, le=KB)  # per PEA
+    abuf_kb: float = Field(default=8.0, gt=0, le=KB)  # global activation buffer
+    psum_kb: float = Field(default=2.0, gt=0, le=KB)  # per PEA
+    accumulator_bits: int = Field(default=32, ge=1, le=BITS)
 
     @property
     def partial_sums(self) -> int:
@@ -82,10 +93,10 @@ class BitSliceCore(_Strict):
 class PanaceaCore(BitSliceCore):
     """Panacea's PEA: dynamic (HH, HL, LH) and static (LL) workload operators, compensators."""
 
-    dwo_per_pea: int = Field(default=4, ge=1)
-    swo_per_pea: int = Field(default=8, ge=1)
-    compensators_per_pea: int = Field(default=2, ge=1)
-    compensator_saccs: int = Field(default=4, ge=1)  # weight vectors each compensator adds per cycle
+    dwo_per_pea: int = Field(default=4, ge=1, le=UNITS)
+    swo_per_pea: int = Field(default=8, ge=1, le=UNITS)
+    compensators_per_pea: int = Field(default=2, ge=1, le=UNITS)
+    compensator_saccs: int = Field(default=4, ge=1, le=UNITS)  # weight vectors each compensator adds per cycle
     dtp: bool = True
 
     @property
@@ -106,7 +117,7 @@ class PanaceaCore(BitSliceCore):
 class SibiaCore(BitSliceCore):
     """Sibia's PEA: operators that take any slice pair (no static/dynamic split)."""
 
-    operators_per_pea: int = Field(default=12, ge=1)
+    operators_per_pea: int = Field(default=12, ge=1, le=UNITS)
 
     @property
     def multipliers_4b(self) -> int:
@@ -116,10 +127,10 @@ class SibiaCore(BitSliceCore):
 class SystolicCore(_Strict):
     """A ``rows x cols`` array of 8b x 8b MACs, weight- or output-stationary (SCALE-Sim's mapping)."""
 
-    rows: int = Field(ge=1)
-    cols: int = Field(ge=1)
+    rows: int = Field(ge=1, le=UNITS)
+    cols: int = Field(ge=1, le=UNITS)
     dataflow: Literal["ws", "os"]
-    accumulator_bits: int = Field(default=32, ge=1)  # partial sums kept in OMEM by a WS array
+    accumulator_bits: int = Field(default=32, ge=1, le=BITS)  # partial sums kept in OMEM by a WS array
 
     @property
     def multipliers_4b(self) -> int:
@@ -130,10 +141,10 @@ class SimdCore(_Strict):
     """``units`` dot-product units of ``lanes`` 8b x 8b MACs each, output-stationary (Keller et al.
     2023 style vector MACs): a unit reduces ``lanes`` products of one output per cycle."""
 
-    units: int = Field(ge=1)
-    lanes: int = Field(ge=1)
-    pipeline: int = Field(default=4, ge=0)  # adder-tree latency, paid once per step
-    tile_tokens: int = Field(default=32, ge=1)  # tokens that reuse a unit's weights in its registers
+    units: int = Field(ge=1, le=UNITS)
+    lanes: int = Field(ge=1, le=UNITS)
+    pipeline: int = Field(default=4, ge=0, le=UNITS)  # adder-tree latency, paid once per step
+    tile_tokens: int = Field(default=32, ge=1, le=TILE)  # tokens that reuse a unit's weights in its registers
 
     @property
     def multipliers_4b(self) -> int:
@@ -146,11 +157,11 @@ class BitSerialCore(_Strict):
     accumulator; output-stationary (an IPU owns one token x output channel). Operands are stored
     in blocks of ``block`` codes, raw or RLE with ``run_bits`` indices."""
 
-    rows: int = Field(ge=1)  # IPU rows: tokens of a fold
-    cols: int = Field(ge=1)  # IPU columns: output channels of a fold
-    lanes: int = Field(ge=1)  # bit-serial terms per IPU: K positions per cycle
-    pipeline: int = Field(default=4, ge=0)  # adder-tree and accumulator latency, paid once per fold
-    block: int = Field(default=64, ge=1)
+    rows: int = Field(ge=1, le=UNITS)  # IPU rows: tokens of a fold
+    cols: int = Field(ge=1, le=UNITS)  # IPU columns: output channels of a fold
+    lanes: int = Field(ge=1, le=UNITS)  # bit-serial terms per IPU: K positions per cycle
+    pipeline: int = Field(default=4, ge=0, le=UNITS)  # adder-tree and accumulator latency, paid once per fold
+    block: int = Field(default=64, ge=1, le=UNITS)
     run_bits: int = Field(default=4, ge=1, le=16)
 
     @property
@@ -161,8 +172,8 @@ class BitSerialCore(_Strict):
 
 class _Design(_Strict):
     name: str
-    technology_nm: int = Field(default=28, ge=1)
-    clock_mhz: float = Field(default=500.0, gt=0)
+    technology_nm: int = Field(default=28, ge=1, le=1000)
+    clock_mhz: float = Field(default=500.0, gt=0, le=1e5)
     memory: MemorySpec
 
     @property
@@ -238,7 +249,7 @@ def load_spec(name_or_path: str | Path) -> ArchSpecModel:
         path = Path(name_or_path)
         if not path.is_file():
             raise ValueError(f"spec {str(name_or_path)!r} is neither a shipped design {list(BUILTIN_SPECS)} nor a file")
-        text, where = path.read_text(), str(path)
+        text, where = read_text(path, "spec"), str(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

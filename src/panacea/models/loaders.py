@@ -31,6 +31,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from panacea._io import remove_orphans, temp_name
+
 Kind = Literal["causal-lm", "encoder", "image-classifier"]
 BUILTIN = ("smollm2-135m", "minilm-l6", "efficientnet-lite0")
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -62,6 +64,16 @@ def _package_dir(module: str, pip_name: str) -> Path:
     return Path(spec.submodule_search_locations[0])
 
 
+def _publish(tmp: Path, target: Path) -> None:
+    """Rename the finished directory ``tmp`` to ``target``: the cache appears whole or not at all.
+    If another process (a second run on a fresh machine) published it first, its copy is kept."""
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if not (target / "config.json").is_file():
+            raise
+
+
 def _smollm2() -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
@@ -76,11 +88,13 @@ def _smollm2() -> LoadedModel:
         plain.load_state_dict(gguf.state_dict())
         plain.config.quantization_config = None
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".smollm2-"))
+        remove_orphans(target.parent)  # what a killed conversion left
+        prefix, suffix = temp_name(target)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=prefix, suffix=suffix))
         try:
             plain.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-            os.replace(tmp, target)  # the cache appears whole or not at all
+            _publish(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     model = AutoModelForCausalLM.from_pretrained(target, dtype=torch.float32).eval()

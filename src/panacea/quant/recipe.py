@@ -3,15 +3,15 @@
 A :class:`QuantRecipe` holds, for every quantized GEMM, the integer weights in the GEMM layout
 ``[M, groups * K]`` with their scales, and the static activation parameters (scale, zero point
 after ZPM, DBS ``lo_bits``). ``save(directory)`` writes ``recipe.safetensors`` then
-``recipe.json`` (which records the tensors' SHA-256), each through a temporary file and a rename,
-so a crash leaves either the old recipe or the new one; ``load`` validates the JSON (pydantic),
-the hash, and every tensor's shape, dtype and value range.
+``recipe.json`` (which records the tensors' SHA-256), each through a temporary file and a rename:
+the JSON, written last, commits the recipe, so a crash between the two leaves a pair whose hash
+check fails on load (one clear error), never a silently mixed recipe. ``load`` validates the JSON
+(pydantic), the hash, and every tensor's shape, dtype and value range.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -20,10 +20,12 @@ from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from panacea._io import atomic_write
+from panacea._checks import invalid_file
+from panacea._io import atomic_write, read_text
 from panacea.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, weight_qmax
 from panacea.quant.config import CalibrationConfig
 
@@ -123,25 +125,34 @@ class QuantRecipe:
         return self.tensors[_weight_key(name)], self.tensors[_scale_key(name)]
 
     def validate(self) -> QuantRecipe:
-        """Check every layer's tensors against its parameters; raises ``ValueError``."""
-        for name, layer in self.layers.items():
+        """Check every layer's tensors against its parameters; raises ``ValueError`` naming the
+        layer (``layers.<i>``, its name), the tensor and the fields its shape follows from."""
+        for i, (name, layer) in enumerate(self.layers.items()):
+            where = f"layers.{i} ({name!r})"
             for key in (_weight_key(name), _scale_key(name)):
                 if key not in self.tensors:
-                    raise ValueError(f"recipe layer {name!r} has no tensor {key!r}")
+                    raise ValueError(f"{where}: no tensor {key!r} for its name")
             w_q, scale = self.weight(name)
             if tuple(w_q.shape) != layer.weight_shape or w_q.dtype not in (torch.int8, torch.int16):
                 raise ValueError(
-                    f"recipe layer {name!r}: weights must be int8/int16 of shape {layer.weight_shape}, "
-                    f"got {w_q.dtype} {tuple(w_q.shape)}"
+                    f"{where}: weights {_weight_key(name)!r} must be int8/int16 of shape (m, groups x k) = "
+                    f"{layer.weight_shape}, got {w_q.dtype} {tuple(w_q.shape)}"
                 )
             q = weight_qmax(layer.w_bits)
             if w_q.numel() and (int(w_q.min()) < -q or int(w_q.max()) > q):
-                raise ValueError(f"recipe layer {name!r}: weights outside [-{q}, {q}] for {layer.w_bits} bits")
-            if tuple(scale.shape) != (layer.m, layer.scale_columns) or not bool((scale > 0).all()):
                 raise ValueError(
-                    f"recipe layer {name!r}: weight scales must be positive of shape "
-                    f"({layer.m}, {layer.scale_columns}), got {tuple(scale.shape)}"
+                    f"{where}: weights {_weight_key(name)!r} outside [-{q}, {q}] for w_bits {layer.w_bits}"
                 )
+            if scale.dtype != torch.float32 or tuple(scale.shape) != (layer.m, layer.scale_columns):
+                raise ValueError(
+                    f"{where}: weight scales {_scale_key(name)!r} must be float32 of shape (m, groups x k / "
+                    f"w_group_size) = ({layer.m}, {layer.scale_columns}), got {scale.dtype} {tuple(scale.shape)}"
+                )
+            if not bool((torch.isfinite(scale) & (scale > 0)).all()):
+                raise ValueError(f"{where}: weight scales {_scale_key(name)!r} must be finite and > 0")
+        unknown = sorted(set(self.tensors) - {k for n in self.layers for k in (_weight_key(n), _scale_key(n))})
+        if unknown:
+            raise ValueError(f"recipe tensors {unknown[:3]} belong to no entry of layers")
         return self
 
     def save(self, directory: str | os.PathLike) -> Path:
@@ -168,12 +179,20 @@ class QuantRecipe:
         for name in (JSON_NAME, TENSORS_NAME):
             if not (src / name).is_file():
                 raise FileNotFoundError(f"{src} holds no {name}: not a panacea recipe directory")
-        blob = (src / TENSORS_NAME).read_bytes()
+        json_path, tensors_path = src / JSON_NAME, src / TENSORS_NAME
         try:
-            doc = _RecipeFile.model_validate(json.loads((src / JSON_NAME).read_text()))
-        except (ValidationError, json.JSONDecodeError) as err:
-            raise ValueError(f"{src / JSON_NAME} is not a valid panacea recipe: {err}") from err
+            doc = _RecipeFile.model_validate_json(read_text(json_path, "recipe"), strict=True)
+        except ValidationError as err:
+            raise invalid_file(json_path, err, "not a valid panacea recipe") from err
+        names = [layer.name for layer in doc.layers]
+        for i, name in enumerate(names):
+            if names.index(name) != i:
+                raise ValueError(f"{json_path}: layers.{i}.name: {name!r} appears twice")
+        blob = tensors_path.read_bytes()
         if hashlib.sha256(blob).hexdigest() != doc.tensors_sha256:
-            raise ValueError(f"{src / TENSORS_NAME} does not match {src / JSON_NAME} (SHA-256 differs)")
-        recipe = cls(doc.config, {layer.name: layer for layer in doc.layers}, load_tensors(blob), doc.skipped)
-        return recipe.validate()
+            raise ValueError(f"{tensors_path} does not match {json_path} (SHA-256 differs)")
+        try:
+            recipe = cls(doc.config, {layer.name: layer for layer in doc.layers}, load_tensors(blob), doc.skipped)
+            return recipe.validate()
+        except (SafetensorError, ValueError) as err:
+            raise ValueError(f"{tensors_path} (checked against {json_path}): {err}") from err

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from panacea._checks import first_error
-from panacea._io import atomic_write
+from panacea._checks import invalid_file
+from panacea._io import atomic_write, read_text
 
 SCHEMA_VERSION = 1
 RESULTS_NAME = "results.json"
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON values have their types (no "3" for 3, no true for 1); NaN and infinities (a
+    # collapsed model's perplexity) are written as JSON's NaN / Infinity so that they load again.
+    model_config = ConfigDict(extra="forbid", strict=True, ser_json_inf_nan="constants")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class SchemeRecord(_Record):
@@ -41,11 +47,23 @@ class SchemeRecord(_Record):
     seconds: float = 0.0
     cached: bool = False
 
+    @model_validator(mode="after")
+    def _layers_have_what_reports_read(self) -> SchemeRecord:
+        """Each layer has a name; a bit-slice scheme's layers have their sparsities (Fig. 14)."""
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer.get("name"), str):
+                raise ValueError(f"layers.{i}.name: must be a string")
+            if self.act_vector_sparsity is not None:
+                for key in ("act_vector_sparsity", "weight_vector_sparsity"):
+                    if not _number(layer.get(key)):
+                        raise ValueError(f"layers.{i}.{key}: must be a number, got {layer.get(key)!r}")
+        return self
+
 
 class LayerCost(_Record):
     name: str
-    cycles: int
-    energy_pj: float
+    cycles: int = Field(ge=0)
+    energy_pj: float = Field(ge=0)
 
 
 class CostRecord(_Record):
@@ -57,17 +75,17 @@ class CostRecord(_Record):
     kind: str
     scheme: str
     variant: str = ""
-    macs: int
-    cycles: int
-    cycles_compute: int
-    cycles_memory: int
-    seconds: float
-    tops: float
-    tops_per_watt: float
-    energy_pj: dict[str, float]
+    macs: int = Field(ge=1)
+    cycles: int = Field(ge=1)  # the reports divide by these: a run always has some
+    cycles_compute: int = Field(ge=0)
+    cycles_memory: int = Field(ge=0)
+    seconds: float = Field(gt=0)
+    tops: float = Field(gt=0)
+    tops_per_watt: float = Field(gt=0)
+    energy_pj: dict[str, Annotated[float, Field(ge=0)]]
     utilization: dict[str, float]
-    dram_bits_read: int
-    dram_bits_written: int
+    dram_bits_read: int = Field(ge=0)
+    dram_bits_written: int = Field(ge=0)
     layers: list[LayerCost]
 
     @property
@@ -86,6 +104,24 @@ class Results(_Record):
     schemes: list[SchemeRecord]
     costs: list[CostRecord]
     seconds: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_what_reports_read(self) -> Results:
+        for key in ("name", "kind", "source"):
+            if key not in self.model:
+                raise ValueError(f"model.{key}: missing")
+        for key in ("schemes", "accelerators"):
+            names = self.config.get(key)
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"config.{key}: must be a list of names, got {names!r}")
+        for i, s in enumerate(self.schemes):
+            if set(s.metrics) != set(self.fp32):
+                raise ValueError(f"schemes.{i}.metrics: has {sorted(s.metrics)}, fp32 has {sorted(self.fp32)}")
+        names = [s.scheme for s in self.schemes]
+        for i, c in enumerate(self.costs):
+            if c.scheme not in names:
+                raise ValueError(f"costs.{i}.scheme: {c.scheme!r} is none of the schemes {names}")
+        return self
 
     def scheme(self, name: str) -> SchemeRecord | None:
         return next((s for s in self.schemes if s.scheme == name), None)
@@ -113,8 +149,8 @@ class Results(_Record):
         if not path.is_file():
             raise ValueError(f"{directory} holds no {RESULTS_NAME}: run `panacea evaluate --out {directory}` first")
         try:
-            doc = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
+            doc = json.loads(read_text(path, "results"))
+        except (json.JSONDecodeError, RecursionError) as err:  # RecursionError: nested too deep
             raise ValueError(f"{path} is not valid JSON: {err}") from err
         if isinstance(doc, dict) and doc.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(
@@ -123,5 +159,4 @@ class Results(_Record):
         try:
             return cls.model_validate(doc)
         except ValidationError as err:
-            where, message = first_error(err)
-            raise ValueError(f"{path} is not a valid results file: {where}: {message}") from err
+            raise invalid_file(path, err, "not a valid results file") from err
