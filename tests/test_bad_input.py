@@ -29,12 +29,14 @@ from hypothesis import strategies as st
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from tiny_models import save_tiny_llama, tiny_llama, token_batches
+from typer.testing import CliRunner
 
 import panacea.hw as hw
+from panacea.cli import app
 from panacea.evaluate import EvaluateConfig, _load_capture, _load_metrics, evaluate
 from panacea.hw.bitserial import synthetic_aq_workload
 from panacea.quant import QuantRecipe, calibrate, quantized
-from panacea.report import Results, render
+from panacea.report import Results
 from panacea.study import _text
 from panacea.workload import synthetic_workload
 
@@ -372,17 +374,16 @@ def _listing(d: Path) -> list[str]:
     return sorted(str(p.relative_to(d)) for p in d.rglob("*"))
 
 
-def _load_and_render(d: Path, render_it: bool) -> None:
-    try:
-        res = Results.load(d)
-    except Exception as err:
-        assert_clear(err, d / "results.json" if (d / "results.json").exists() else d)
+def _report(d: Path) -> None:
+    """``panacea report d``: renders, or refuses in one line (exit 2) and writes nothing."""
+    result = CliRunner().invoke(app, ["report", str(d)])
+    if result.exit_code == 0:
+        assert (d / "report.md").is_file()
         return
-    if render_it:
-        try:
-            render(res, d)
-        except ValueError as err:
-            assert "\n" not in str(err), str(err)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert str(d / "results.json") in result.stderr or str(d) in result.stderr
+    assert _listing(d) == ["results.json"]
 
 
 @FUZZ
@@ -393,23 +394,20 @@ def test_results_mutated_at_any_key(data, evaluated):
     with _scratch() as d:
         (d / "results.json").write_text(json.dumps(_mutated(doc, mutation)))
         try:
-            res = Results.load(d)
+            Results.load(d)
         except Exception as err:
             assert_clear(err, d / "results.json", mutation[1])
-            assert _listing(d) == ["results.json"]  # a refused file renders nothing
-            return
-        _ = res
 
 
 @RENDERS
 @given(data=st.data())
 def test_results_that_load_also_render(data, evaluated):
-    """A mutated results file that validates must render (tables, CSV, plots) or be refused."""
+    """A mutated results file renders (tables, CSV, four plots) or is refused, writing nothing."""
     doc = json.loads((evaluated / "results.json").read_text())
     mutation = data.draw(mutations(doc, toml=False))
     with _scratch() as d:
         (d / "results.json").write_text(json.dumps(_mutated(doc, mutation)))
-        _load_and_render(d, render_it=True)
+        _report(d)
 
 
 @FUZZ
@@ -417,7 +415,10 @@ def test_results_that_load_also_render(data, evaluated):
 def test_results_with_damaged_bytes(data, evaluated):
     with _scratch() as d:
         (d / "results.json").write_bytes(data.draw(damaged((evaluated / "results.json").read_bytes())))
-        _load_and_render(d, render_it=False)
+        try:
+            Results.load(d)
+        except Exception as err:
+            assert_clear(err, d / "results.json")
 
 
 def test_results_nested_deeper_than_the_parser_allows(tmp_path):

@@ -24,30 +24,26 @@ def test_writes_a_whole_file_with_the_umask_permissions(tmp_path):
     assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == 0o644
 
 
-def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
-    target = tmp_path / "a.bin"
-    target.write_bytes(b"old")
-
-    def interrupted(*_):
+def _interrupt_rename(real):
+    def replace(*_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(os, "replace", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        atomic_write(target, b"new")
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+    return replace
 
 
-def test_an_interruption_mid_write_leaves_the_old_file(tmp_path, monkeypatch):
-    target = tmp_path / "a.bin"
-    target.write_bytes(b"old")
-    real = os.write
-
-    def half_then_interrupt(fd, data):
+def _interrupt_mid_write(real):
+    def write(fd, data):
         real(fd, data[: len(data) // 2])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(os, "write", half_then_interrupt)
+    return write
+
+
+@pytest.mark.parametrize(("name", "interrupt"), [("replace", _interrupt_rename), ("write", _interrupt_mid_write)])
+def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch, name, interrupt):
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"old")
+    monkeypatch.setattr(os, name, interrupt(getattr(os, name)))
     with pytest.raises(KeyboardInterrupt):
         atomic_write(target, b"new data")
     assert target.read_bytes() == b"old"
