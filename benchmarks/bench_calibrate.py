@@ -29,7 +29,7 @@ from panacea.data import token_windows, tokenize, wikipedia_text
 from panacea.models.loaders import load_model
 from panacea.models.run import run
 from panacea.quant import CalibrationConfig, calibrate, capture, quantized
-from panacea.quant.config import paper_overrides
+from panacea.schemes import load_profile
 
 
 def peak_reset() -> bool:
@@ -75,7 +75,7 @@ def main() -> None:
         fp32 = time.perf_counter() - t0
     print(f"FP32 forward:     {fp32:7.1f} s   peak RSS {peak_gb():.2f} GB")
 
-    config = CalibrationConfig(overrides=paper_overrides(lm.model.config.model_type))
+    config = CalibrationConfig(overrides=load_profile("accurate").overrides(lm.model.config.model_type))
     peak_reset()
     t0 = time.perf_counter()
     recipe = calibrate(lm.model, batches, config)

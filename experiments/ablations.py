@@ -24,8 +24,8 @@ from panacea.evaluation import perplexity
 from panacea.models import find_gemms
 from panacea.models.loaders import load_model
 from panacea.quant import CalibrationConfig, calibrate_many, capture, quantized
-from panacea.quant.config import paper_overrides
 from panacea.quant.gptq import rtn_quantize
+from panacea.schemes import load_profile
 
 
 def smollm2() -> None:
@@ -33,8 +33,8 @@ def smollm2() -> None:
     ids = tokenize(lm.tokenizer, wikipedia_text(), 64 * 512)
     evaluation = token_windows(ids, 512, 8)
     calibration = list(token_windows(ids, 512, 32, start=32 * 512).split(4))
-    llama = paper_overrides("llama")
-    plain = dict(zpm=None, dbs=False)
+    llama = load_profile("accurate").overrides("llama")
+    plain = dict(zpm="off", dbs=False)
     configs = {
         "asym, no mixed precision": CalibrationConfig(**plain),
         "asym, 12-bit down_proj inputs": CalibrationConfig(**plain, overrides=llama),

@@ -1,6 +1,7 @@
 """Bad input, fuzzed: every loader a user can point at a file gets malformed data.
 
-The files: accelerator specs and energy tables (TOML), ``QuantRecipe`` directories, ``results.json``,
+The files: accelerator specs and energy tables (TOML), scheme and profile files (TOML), ``QuantRecipe``
+directories, ``results.json``,
 the cache entries of ``panacea evaluate`` and text data files. Each is fed (1) mutations of a
 valid document, at every key: a value replaced by one of another type or range (text, booleans,
 integers up to 2^70 in magnitude, NaN and infinities, lists, tables), a key deleted, an unknown
@@ -37,6 +38,7 @@ from panacea.evaluate import EvaluateConfig, _load_capture, _load_metrics, evalu
 from panacea.hw.bitserial import synthetic_aq_workload
 from panacea.quant import QuantRecipe, calibrate, quantized
 from panacea.report import Results
+from panacea.schemes import SHIPPED_SCHEMES, load_profile, load_scheme, resolve
 from panacea.study import _text
 from panacea.workload import synthetic_workload
 
@@ -238,6 +240,55 @@ def test_toml_that_is_not_a_file_or_not_readable(tmp_path):
             with pytest.raises(ValueError) as err:
                 loader(bad)
             assert_clear(err.value, bad)
+
+
+# ----------------------------------------------------------------------------------------------
+# Scheme and profile files (TOML)
+
+
+def _shipped_toml(folder: str) -> dict[str, str]:
+    files = resources.files("panacea.schemes").joinpath(folder).iterdir()
+    return {f.name.removesuffix(".toml"): f.read_text() for f in files if f.name.endswith(".toml")}
+
+
+SCHEME_TEXT, PROFILE_TEXT = _shipped_toml("shipped"), _shipped_toml("profiles")
+
+
+def _resolve_all(scheme=None, profile=None) -> None:
+    """A loaded scheme or profile must resolve (for two architectures), or refuse in one line."""
+    schemes = [scheme] if scheme is not None else [load_scheme(n) for n in SHIPPED_SCHEMES]
+    for s in schemes:
+        for model_type in ("llama", "gpt2"):
+            try:
+                resolved = resolve(s, profile or load_profile("accurate"), model_type)
+            except ValueError as err:
+                assert "\n" not in str(err), str(err)
+                continue
+            assert resolved.name == s.name
+
+
+SCHEME_FILES = {"scheme": (SCHEME_TEXT, load_scheme), "profile": (PROFILE_TEXT, load_profile)}
+
+
+@FUZZ
+@given(data=st.data(), kind=st.sampled_from(sorted(SCHEME_FILES)), damage=st.booleans())
+def test_scheme_or_profile_file_mutated_or_damaged(data, kind, damage):
+    texts, loader = SCHEME_FILES[kind]
+    text = texts[data.draw(st.sampled_from(sorted(texts)))]
+    mutation = None if damage else data.draw(mutations(tomllib.loads(text), toml=True))
+    with _scratch() as d:
+        path = d / f"{kind}.toml"
+        if damage:
+            path.write_bytes(data.draw(damaged(text.encode())))
+        else:
+            path.write_text(tomli_w.dumps(_mutated(tomllib.loads(text), mutation)))
+        try:
+            loaded = loader(path)
+        except Exception as err:
+            # a scheme's changed format makes its other keys wrong: any of them may be the one named
+            assert_clear(err, path, None if damage or mutation[1] == ("format",) else mutation[1])
+            return
+    _resolve_all(**{kind: loaded})
 
 
 # ----------------------------------------------------------------------------------------------

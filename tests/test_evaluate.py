@@ -15,13 +15,20 @@ from typer.testing import CliRunner
 
 import panacea
 import panacea.hw as hw
-from panacea.aq.quantize import aq_quantized, calibrate_aq
+from panacea.aq.quantize import AQConfig, aq_quantized, calibrate_aq
 from panacea.cli import app
 from panacea.evaluate import EvaluateConfig, evaluate
 from panacea.models.loaders import load_model
-from panacea.quant import calibrate_many, capture, quantized
+from panacea.quant import CalibrationConfig, LayerOverride, calibrate_many, capture, quantized
 from panacea.report import Results
-from panacea.study import AQ_SCHEMES, make_task, scheme_configs
+from panacea.study import make_task
+
+# The shipped schemes under the accurate profile, written out by hand: what the data must give.
+LLAMA_12BIT_DOWN_PROJ = (LayerOverride(pattern="*.mlp.down_proj", x_bits=12),)
+BY_HAND = {
+    "sym": CalibrationConfig(scheme="sym", zpm="off", dbs=False, overrides=LLAMA_12BIT_DOWN_PROJ),
+    "dbs": CalibrationConfig(overrides=LLAMA_12BIT_DOWN_PROJ),
+}
 
 runner = CliRunner()
 FILES = (
@@ -89,8 +96,7 @@ def test_numbers_agree_with_the_library(tiny_run, tiny_dir):
     res = Results.load(out)
     lm = load_model(tiny_dir)
     task = make_task(lm, tokens=64, calib_tokens=64, seqlen=32, batch_size=2)
-    configs = scheme_configs(lm, ("sym", "dbs"))
-    recipes = calibrate_many(lm.model, task.batches, configs)
+    recipes = calibrate_many(lm.model, task.batches, BY_HAND)
     assert res.fp32["perplexity"] == pytest.approx(task.evaluate(lm.model, None)["perplexity"], rel=1e-6)
     workloads = {}
     for scheme, recipe in recipes.items():
@@ -110,7 +116,7 @@ def test_numbers_agree_with_the_library(tiny_run, tiny_dir):
     no_dtp = hw.model_for(hw.with_core(hw.load("panacea").spec, dtp=False)).run(workloads["dbs"])
     assert res.cost("panacea", "dbs", "dtp-off").cycles == no_dtp.cycles
     # seed 003's design on the model quantized with its own codebooks
-    layers = calibrate_aq(lm.model, task.batches, AQ_SCHEMES["aq"][1])
+    layers = calibrate_aq(lm.model, task.batches, AQConfig())
     with aq_quantized(lm.model, layers, capture=True) as rec:
         metrics = task.evaluate(lm.model, None)
     assert res.scheme("aq").metrics["perplexity"] == pytest.approx(metrics["perplexity"], rel=1e-6)
@@ -185,9 +191,15 @@ def bad_spec(tmp_path):
         (["./no-such-directory"], "model directory './no-such-directory' does not exist"),
         (["minilm-l6", "--accelerators", "panacea,tpu"], "spec 'tpu' is neither a shipped design"),
         (["minilm-l6", "--accelerators", "BAD_SPEC"], "bad.toml"),
-        (["minilm-l6", "--schemes", "asym,fp16"], "schemes must be distinct names from"),
-        (["minilm-l6", "--schemes", "asym"], "accelerator sibia runs the sym scheme"),
-        (["minilm-l6", "--schemes", "sym,dbs", "--accelerators", "aq-bitserial"], "add one of ['aq'] to schemes"),
+        (["minilm-l6", "--schemes", "asym,fp16"], "scheme 'fp16' is neither a shipped scheme"),
+        (["minilm-l6", "--schemes", "asym,asym"], "schemes must be distinct"),
+        (["minilm-l6", "--schemes", "asym"], "accelerator sibia computes on bitslice-sym numbers"),
+        (["minilm-l6", "--schemes", "sym,dbs", "--accelerators", "aq-bitserial"], "(shipped: aq)"),
+        (["minilm-l6", "--profile", "papers"], "profile 'papers' is neither a shipped profile"),
+        (["minilm-l6", "--set", "w_granularity=row"], "assumptions.w_granularity: Input should be"),
+        (["minilm-l6", "--set", "w_bit=4"], "assumptions.w_bit: not a calibration field"),
+        (["minilm-l6", "--set", "w_granularity"], "--set takes KEY=VALUE"),
+        (["minilm-l6", "--set", "w_granularity=group"], "w_group_size is required with w_granularity 'group'"),
         (["minilm-l6", "--data", "wikipedia"], "data for an encoder must be polarity"),
         (["TINY", *TINY, "--data", "EMPTY"], "holds 0 tokens"),
         (["minilm-l6", "--out", "FILE/results"], "is not a directory"),
@@ -221,7 +233,7 @@ def test_minilm_end_to_end(tmp_path):
     assert res.fp32 == {"embedding_cosine_to_fp32": pytest.approx(1.0), "polarity_accuracy": pytest.approx(0.74)}
     lm = load_model("minilm-l6")
     task = make_task(lm)
-    recipes = calibrate_many(lm.model, task.batches, scheme_configs(lm, ("dbs",)))
+    recipes = calibrate_many(lm.model, task.batches, {"dbs": CalibrationConfig()})  # a BERT: no overrides
     task.evaluate(lm.model, None)  # the float reference first
     with quantized(lm.model, recipes["dbs"]) as q, capture(q) as rec:
         metrics = task.evaluate(q, None)

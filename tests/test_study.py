@@ -33,9 +33,9 @@ def test_encoder_and_image_studies():
     assert 0.9 < enc.schemes[1].metrics["embedding_cosine_to_fp32"] <= 1.0
     img = ptq_study("efficientnet-lite0", schemes=("fp32", "asym"))
     assert img.schemes[0].metrics["top1_agreement_with_fp32"] == 1.0
-    assert img.data == {"images": 8, "overrides": []}
+    assert img.data == {"images": 8, "profile": "accurate", "assumptions": {}, "overrides": []}
 
 
 def test_unknown_scheme():
-    with pytest.raises(ValueError, match="schemes must be taken from"):
+    with pytest.raises(ValueError, match=r"scheme .fp16. is neither a shipped scheme"):
         ptq_study("minilm-l6", schemes=("fp16",))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import signal
+import tomllib
 from pathlib import Path
 
 import typer
@@ -174,7 +175,13 @@ def ptq(
         "smollm2-135m", help="Built-in name (smollm2-135m, minilm-l6, efficientnet-lite0), hub id or directory."
     ),
     schemes: str = typer.Option(
-        "fp32,sym,asym,zpm,dbs,optq4", help="Comma-separated schemes (fp32, sym, asym, zpm-paper, zpm, dbs, optq4)."
+        "fp32,sym,asym,zpm,dbs,optq4",
+        help="Comma-separated: fp32 and shipped schemes (sym, asym, zpm-paper, zpm, dbs, optq4, sym-optq4, aq) "
+        "or scheme TOML files.",
+    ),
+    profile: str = typer.Option("accurate", help="Assumptions: accurate, paper, or a profile TOML file."),
+    assumption: list[str] = typer.Option(
+        [], "--set", help="KEY=VALUE: a calibration field for every scheme that leaves it unset (repeatable)."
     ),
     windows: int = typer.Option(32, min=1, help="Evaluation windows (causal LMs)."),
     seqlen: int = typer.Option(512, min=2, help="Tokens per window (causal LMs)."),
@@ -197,7 +204,9 @@ def ptq(
         try:
             result = ptq_study(
                 model,
-                schemes=tuple(s.strip() for s in schemes.split(",") if s.strip()),
+                schemes=_names(schemes),
+                profile=profile,
+                assumptions=_assignments(assumption),
                 windows=windows,
                 seqlen=seqlen,
                 calib_windows=calib_windows,
@@ -241,6 +250,20 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in text.split(",") if s.strip())
 
 
+def _assignments(items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` pairs; a value is read as TOML (``0.75``, ``true``, ``"x"``), else as a string."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--set takes KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value.strip()
+    return out
+
+
 def _validation_line(err: ValidationError) -> str:
     where, message = first_error(err)
     return f"{where}: {message}"
@@ -263,7 +286,18 @@ def evaluate(
         "files. Default: all shipped designs (aq-bitserial only when an aq scheme runs).",
     ),
     schemes: str = typer.Option(
-        "sym,asym,zpm,dbs,aq", help="Comma-separated: sym, asym, zpm-paper, zpm, dbs, optq4, aq (seed 003)."
+        "sym,asym,zpm,dbs,aq",
+        help="Comma-separated shipped schemes (sym, asym, zpm-paper, zpm, dbs, optq4, sym-optq4, aq) or scheme "
+        "TOML files.",
+    ),
+    profile: str = typer.Option(
+        "accurate", help="Assumptions: accurate (per-channel weights), paper (our reading), or a profile TOML file."
+    ),
+    assumption: list[str] = typer.Option(
+        [],
+        "--set",
+        help="KEY=VALUE: a calibration field for every scheme that leaves it unset, over the profile "
+        "(e.g. --set w_granularity=tensor --set dbs_target=0.75); repeatable.",
     ),
     out: Path = typer.Option(Path("panacea-results"), help="Output directory (results, CSV, plots, report, cache)."),
     tokens: int = typer.Option(8192, min=2, help="Evaluation tokens (causal LMs)."),
@@ -291,6 +325,8 @@ def evaluate(
             model=model,
             data=data,
             schemes=_names(schemes),
+            profile=profile,
+            assumptions=_assignments(assumption),
             accelerators=None if accelerators is None else _names(accelerators),
             tokens=tokens,
             calib_tokens=calib_tokens,

@@ -6,26 +6,30 @@ GEMM on integers under :func:`~panacea.quant.capture` (accuracy and per-layer wo
 real masks), cost the workloads on every accelerator, and return :class:`~panacea.report.Results`
 (written as ``results.json``; :func:`panacea.report.render` turns it into tables, CSV and plots).
 
-Which workloads each design runs (the paper's section IV pairing):
+Schemes are data (:mod:`panacea.schemes`) under a profile (``accurate`` or ``paper``) and the
+``assumptions`` changed on the command line. Which workloads each design runs follows from the
+number formats it computes on (``formats`` of its spec; the paper's section IV pairing):
 
-- ``panacea`` designs: every asymmetric scheme as designed, and with DTP off (the ablation of
-  Fig. 15: AQS-GEMM, +ZPM, +DBS with DTP off, then +DTP); on the main scheme (the first of
-  :data:`MAIN_SCHEMES` evaluated) also the ``zero-only`` variant, and on ``sym`` the
-  ``sym-on-panacea`` variant (Fig. 18, see :func:`~panacea.quant.capture.fig18_variants`);
-- ``sibia`` designs: the ``sym`` scheme (symmetric 7-bit activations, its format);
-- dense designs (systolic arrays, SIMD): the main scheme (their cost ignores sparsity);
-- ``bitserial`` designs (seed 003's accelerator): every arbitrary-quantization scheme
-  (:data:`~panacea.study.AQ_SCHEMES`, ``aq``), the model quantized with its own codebooks.
+- ``panacea`` designs: every ``bitslice-asym`` scheme as designed, and with DTP off (the ablation
+  of Fig. 15: AQS-GEMM, +ZPM, +DBS with DTP off, then +DTP); on the main scheme
+  (:func:`~panacea.report.tables.main_scheme`) also the ``zero-only`` variant, and on every
+  ``bitslice-sym`` scheme the ``sym-on-panacea`` variant (Fig. 18, see
+  :func:`~panacea.quant.capture.fig18_variants`);
+- ``sibia`` designs: every ``bitslice-sym`` scheme (symmetric 7-bit activations, its format);
+- dense designs (systolic arrays, SIMD, any integer format): the main scheme (their cost ignores
+  sparsity), or the first bit-slice scheme if no ``bitslice-asym`` one runs;
+- ``bitserial`` designs (seed 003's accelerator): every ``arbitrary`` scheme (``aq``), the model
+  quantized with its own codebooks.
 
 A workload is a GEMM's first evaluation call (a batch of ``batch_size`` windows of ``seqlen``
 tokens for causal LMs, all sentences of a batch for encoders, a batch of images for CNNs); layers
 left in floating point (the LM head) and the attention products (no weights) are not costed.
 
 Cache (``--resume``): under ``OUT/cache/``, per scheme a directory keyed by the SHA-256 of the
-model's weights and source, the task's data and the scheme's calibration configuration, holding its
-recipe (after calibration) and its captured workloads and metrics (after evaluation); the float
-model's metrics likewise. Files are written atomically, so an interrupted run resumes from what
-was finished; a run killed outright (SIGKILL) can leave temporary files, never a partial one, and
+model's weights and source, the task's data and the scheme's resolved definition, holding its
+recipe (bit-slice schemes, after calibration) and its captured workloads and metrics (after
+evaluation); the float model's metrics likewise. Files are written atomically, so an interrupted
+run resumes from what was finished; a run killed outright (SIGKILL) can leave temporary files, never a partial one, and
 the next run removes them; a damaged entry is computed again. Costing always reruns (seconds), so
 new accelerators need no recomputation.
 """
@@ -49,26 +53,25 @@ import panacea
 import panacea.hw as hw
 from panacea._checks import invalid_file
 from panacea._io import atomic_write, remove_orphans
-from panacea.aq.quantize import calibrate_aq
-from panacea.models.loaders import LoadedModel, load_model
-from panacea.quant import QuantRecipe, calibrate_many
+from panacea.models.loaders import load_model
+from panacea.quant import QuantRecipe
 from panacea.report.schema import CostRecord, LayerCost, Results, SchemeRecord
 from panacea.report.tables import main_scheme
-from panacea.study import (
-    AQ_SCHEMES,
-    SCHEMES,
-    Task,
-    make_task,
-    overrides_json,
-    run_aq_scheme,
-    run_scheme,
-    scheme_configs,
-    stage_progress,
+from panacea.schemes import (
+    SHIPPED_SCHEMES,
+    BitSliceScheme,
+    accepted,
+    check_assumptions,
+    load_profile,
+    load_scheme,
+    load_schemes,
+    resolve,
 )
+from panacea.schemes.run import calibrate, run, stage_progress
+from panacea.study import make_task, overrides_json, resolve_schemes
 from panacea.workload import Workload, workloads_from_bytes, workloads_to_bytes
 
-ASYM_SCHEMES = ("asym", "zpm-paper", "zpm", "dbs", "optq4")
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 DEFAULT_ACCELERATORS = ("panacea", "sibia", "simd", "sa-ws", "sa-os", "aq-bitserial")
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger(__name__)
@@ -79,8 +82,12 @@ class EvaluateConfig(BaseModel):
 
     ``tokens`` / ``calib_tokens`` / ``seqlen`` / ``batch_size`` apply to causal LMs: perplexity on
     the first ``tokens`` of ``data`` (whole windows of ``seqlen``), calibration on the next
-    ``calib_tokens``. ``accelerators``: shipped designs or TOML spec files (unset: the shipped
-    designs the schemes can run); ``energy``: an energy table TOML (default: the shipped 28 nm one).
+    ``calib_tokens``. ``schemes``: shipped names or scheme TOML files; ``profile``: a shipped
+    profile (``accurate``, ``paper``) or a TOML file; ``assumptions``: calibration fields changed for
+    every scheme that leaves them unset (over the profile's defaults); ``paper_overrides``: apply
+    the profile's per-architecture mixed precision. ``accelerators``: shipped designs or TOML spec
+    files (unset: the shipped designs the schemes can run); ``energy``: an energy table TOML
+    (default: the shipped 28 nm one).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -88,6 +95,8 @@ class EvaluateConfig(BaseModel):
     model: str = "smollm2-135m"
     data: str | None = None
     schemes: tuple[str, ...] = ("sym", "asym", "zpm", "dbs", "aq")
+    profile: str = "accurate"
+    assumptions: dict[str, str | int | float | bool] = Field(default_factory=dict)
     accelerators: tuple[str, ...] = DEFAULT_ACCELERATORS
     tokens: int = Field(default=8192, ge=2)
     calib_tokens: int = Field(default=4096, ge=2)
@@ -103,17 +112,44 @@ class EvaluateConfig(BaseModel):
         (``aq-bitserial`` only with an arbitrary-quantization scheme)."""
         if isinstance(data, dict) and data.get("accelerators") is None:
             schemes = data.get("schemes") or cls.model_fields["schemes"].default
-            aq = any(s in AQ_SCHEMES for s in schemes)
+            aq = any(_format_of(s) == "arbitrary" for s in schemes)
             data = {**data, "accelerators": tuple(a for a in DEFAULT_ACCELERATORS if aq or a != "aq-bitserial")}
         return data
 
     @field_validator("schemes")
     @classmethod
     def _schemes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        allowed = [s for s in SCHEMES if s != "fp32"] + list(AQ_SCHEMES)
-        if not v or any(s not in allowed for s in v) or len(set(v)) != len(v):
-            raise ValueError(f"schemes must be distinct names from {allowed} (fp32 always runs), got {list(v)}")
+        if not v or len(set(v)) != len(v):
+            raise ValueError(
+                f"schemes must be distinct, at least one: shipped {list(SHIPPED_SCHEMES)} or TOML files (fp32 "
+                f"always runs), got {list(v)}"
+            )
+        load_schemes(v)  # raises naming the scheme and its bad field, or a name given twice
         return v
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, v: str) -> str:
+        load_profile(v)  # raises naming the file and its bad field
+        return v
+
+    @field_validator("assumptions")
+    @classmethod
+    def _assumptions(cls, v: dict) -> dict:
+        check_assumptions(v)
+        return v
+
+    @model_validator(mode="after")
+    def _schemes_resolve(self) -> EvaluateConfig:
+        """Profile, changes and schemes together, before any model is loaded (the model's own
+        architecture overrides are checked again when it is)."""
+        profile = load_profile(self.profile)
+        for s in load_schemes(self.schemes):
+            try:
+                resolve(s, profile, None, self.assumptions)
+            except ValueError as err:
+                raise ValueError(f"schemes: {err}") from err
+        return self
 
     @field_validator("accelerators")
     @classmethod
@@ -121,6 +157,15 @@ class EvaluateConfig(BaseModel):
         if not v or len(set(v)) != len(v):
             raise ValueError(f"accelerators must be distinct, at least one, got {list(v)}")
         return v
+
+
+def _format_of(scheme: str) -> str | None:
+    """The format of a scheme name or file, or None if it does not load (the schemes validator
+    then reports why)."""
+    try:
+        return load_scheme(scheme).format
+    except ValueError:
+        return None
 
 
 def check_output(out: Path) -> Path:
@@ -135,18 +180,17 @@ def check_output(out: Path) -> Path:
 
 
 def load_accelerators(config: EvaluateConfig) -> dict[str, hw.CostModel]:
-    """The cost model of every accelerator, checked against the schemes before anything runs."""
+    """The cost model of every accelerator, checked against the schemes' formats before anything runs."""
     energy = None if config.energy is None else hw.load_energy(config.energy)
     models = {name: hw.load(name, energy) for name in config.accelerators}
-    kinds = {m.spec.kind for m in models.values()}
-    if "sibia" in kinds and "sym" not in config.schemes:
-        raise ValueError("accelerator sibia runs the sym scheme (its symmetric format): add sym to schemes")
-    if "panacea" in kinds and main_scheme(config.schemes) is None:
-        raise ValueError(f"accelerator panacea needs an asymmetric scheme among {list(ASYM_SCHEMES)}")
-    if "bitserial" in kinds and not any(s in AQ_SCHEMES for s in config.schemes):
-        raise ValueError(
-            f"accelerator aq-bitserial runs arbitrarily quantized models: add one of {list(AQ_SCHEMES)} to schemes"
-        )
+    schemes = load_schemes(config.schemes)
+    for name, m in models.items():
+        if not accepted(m.spec.formats, schemes):
+            fits = [n for n in SHIPPED_SCHEMES if load_scheme(n).format in m.spec.formats]
+            raise ValueError(
+                f"accelerator {name} computes on {' or '.join(m.spec.formats)} numbers and no scheme given has "
+                f"that format: add one to schemes (shipped: {', '.join(fits)})"
+            )
     return models
 
 
@@ -206,15 +250,6 @@ def _load_metrics(path: Path) -> dict[str, float]:
         raise invalid_file(path, err) from err
 
 
-def _run_scheme(lm: LoadedModel, task: Task, scheme: str, recipe: QuantRecipe, progress: Progress | None):
-    result, rec = run_scheme(lm.model, task, scheme, recipe, progress, variants=True)
-    groups: dict[str, list[Workload]] = {"main": rec.workloads()}
-    for layer in rec.layers.values():
-        for variant, w in layer.variants.items():
-            groups.setdefault(variant, []).append(w)
-    return result, groups
-
-
 def _cost_record(name: str, model: hw.CostModel, scheme: str, variant: str, workloads: list[Workload]) -> CostRecord:
     per_layer = [model.run(w) for w in workloads]
     total = reduce(lambda a, b: a + b, per_layer)
@@ -243,31 +278,34 @@ def _cost_record(name: str, model: hw.CostModel, scheme: str, variant: str, work
 
 
 def cost_runs(
-    models: dict[str, hw.CostModel], captures: dict[str, dict[str, list[Workload]]], progress: Progress | None = None
+    models: dict[str, hw.CostModel],
+    formats: dict[str, str],
+    captures: dict[str, dict[str, list[Workload]]],
+    progress: Progress | None = None,
 ) -> list[CostRecord]:
-    """Every (accelerator, scheme, variant) the module docstring lists, costed layer by layer."""
-    main = main_scheme(captures)
+    """Every (accelerator, scheme, variant) the module docstring lists, costed layer by layer;
+    ``formats``: each scheme's number format, in the order of the run."""
+    main = main_scheme(formats)
     runs: list[tuple[str, hw.CostModel, str, str, list[Workload]]] = []
     for name, model in models.items():
-        kind = model.spec.kind
-        if kind == "bitserial":
-            runs += [(name, model, s, "", captures[s]["main"]) for s in AQ_SCHEMES if s in captures]
-        elif kind == "sibia":
-            runs.append((name, model, "sym", "", captures["sym"]["main"]))
-        elif kind == "panacea":
+        mine = [s for s, f in formats.items() if f in model.spec.formats]
+        if model.spec.dense:
+            first = main if main is not None else mine[0]
+            runs.append((name, model, first, "", captures[first]["main"]))
+        elif model.spec.kind == "panacea":
             no_dtp = hw.model_for(hw.with_core(model.spec, dtp=False), model.energy) if model.spec.core.dtp else None
-            for s in (s for s in ASYM_SCHEMES if s in captures):
+            for s in mine:
                 runs.append((name, model, s, "", captures[s]["main"]))
                 if no_dtp is not None:
                     runs.append((name, no_dtp, s, "dtp-off", captures[s]["main"]))
             runs.append((name, model, main, "zero-only", captures[main]["zero-only"]))
-            if "sym" in captures:
-                runs.append((name, model, "sym", "sym-on-panacea", captures["sym"]["sym-on-panacea"]))
+            for s in (s for s, f in formats.items() if f == "bitslice-sym" and "sym-on-panacea" in captures[s]):
+                runs.append((name, model, s, "sym-on-panacea", captures[s]["sym-on-panacea"]))
         else:
-            runs.append((name, model, main or "sym", "", captures[main or "sym"]["main"]))
+            runs += [(name, model, s, "", captures[s]["main"]) for s in mine]
     records = []
-    for i, run in enumerate(runs):
-        records.append(_cost_record(*run))
+    for i, job in enumerate(runs):
+        records.append(_cost_record(*job))
         if progress:
             progress("cost", i + 1, len(runs))
     return records
@@ -289,21 +327,21 @@ def evaluate(
         seqlen=config.seqlen,
         batch_size=config.batch_size,
     )
-    configs = scheme_configs(lm, [s for s in config.schemes if s not in AQ_SCHEMES], config.paper_overrides)
-    configs_json = {s: c.model_dump(mode="json") for s, c in configs.items()}
-    configs_json |= {s: AQ_SCHEMES[s][1].model_dump(mode="json") for s in config.schemes if s in AQ_SCHEMES}
+    schemes = resolve_schemes(
+        lm, config.schemes, config.profile, config.assumptions, paper_overrides=config.paper_overrides
+    )
     remove_orphans(out)  # temporary files of a run that was killed (SIGKILL) while writing
     base = {"cache": CACHE_VERSION, "panacea": panacea.__version__, "source": lm.source, "data": task.data}
     cache = _Cache(out / "cache", {**base, "weights": model_fingerprint(lm.model)}, resume)
 
     captures: dict[str, dict[str, list[Workload]]] = {}
     records: dict[str, SchemeRecord] = {}
-    dirs = {s: cache.dir(s, configs_json[s]) for s in config.schemes}
-    for s in config.schemes:
-        hit = cache.read(dirs[s] / "capture.safetensors", _load_capture)
+    dirs = {s.name: cache.dir(s.name, s.model_dump(mode="json")) for s in schemes}
+    for s in schemes:
+        hit = cache.read(dirs[s.name] / "capture.safetensors", _load_capture)
         if hit is not None:
-            records[s], captures[s] = hit
-    todo = [s for s in config.schemes if s not in records]
+            records[s.name], captures[s.name] = hit
+    todo = [s for s in schemes if s.name not in records]
 
     fp32_file = cache.dir("fp32", None) / "metrics.json"
     fp32 = None if (todo and task.fp32_first) else cache.read(fp32_file, _load_metrics)
@@ -312,36 +350,32 @@ def evaluate(
         fp32_file.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(fp32_file, json.dumps(fp32).encode())
 
-    recipes = {s: cache.read(dirs[s], QuantRecipe.load) for s in todo if s in configs}
-    missing = {s: configs[s] for s in recipes if recipes[s] is None}
+    # Bit-slice calibrations are cached as recipes; codebooks (arbitrary schemes) take seconds.
+    recipes = {s.name: cache.read(dirs[s.name], QuantRecipe.load) for s in todo if isinstance(s, BitSliceScheme)}
+    calibrated = {name: r for name, r in recipes.items() if r is not None}
     t0 = time.perf_counter()
-    if missing:
-        for s, recipe in calibrate_many(lm.model, task.batches, missing, progress=progress).items():
-            recipe.save(dirs[s])
-            recipes[s] = recipe
-    aq_layers = {
-        s: calibrate_aq(lm.model, task.batches, AQ_SCHEMES[s][1], progress=progress) for s in todo if s in AQ_SCHEMES
-    }
+    fresh = calibrate(lm.model, task.batches, [s for s in todo if s.name not in calibrated], progress)
+    for name, c in fresh.items():
+        if isinstance(c, QuantRecipe):
+            c.save(dirs[name])
+    calibrated |= fresh
     calibration_seconds = time.perf_counter() - t0
 
     for s in todo:
-        if s in AQ_SCHEMES:
-            records[s], rec = run_aq_scheme(lm.model, task, s, aq_layers[s], progress)
-            captures[s] = {"main": rec.workloads()}
-        else:
-            records[s], captures[s] = _run_scheme(lm, task, s, recipes[s], progress)
-        _save_capture(dirs[s] / "capture.safetensors", records[s], captures[s])
+        done = run(lm.model, task, s, calibrated[s.name], progress, variants=True)
+        records[s.name], captures[s.name] = done.record, done.workloads
+        _save_capture(dirs[s.name] / "capture.safetensors", done.record, done.workloads)
 
     t0 = time.perf_counter()
-    costs = cost_runs(models, captures, progress)
+    costs = cost_runs(models, {s.name: s.format for s in schemes}, captures, progress)
     results = Results(
         panacea_version=panacea.__version__,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         config=config.model_dump(mode="json"),
         model={"name": lm.name, "kind": lm.kind, "source": lm.source},
-        data=dict(task.data, overrides=overrides_json(configs)),
+        data=dict(task.data, overrides=overrides_json(schemes)),
         fp32=fp32,
-        schemes=[records[s].model_copy(update={"cached": s not in todo}) for s in config.schemes],
+        schemes=[records[s.name].model_copy(update={"cached": s not in todo}) for s in schemes],
         costs=costs,
         seconds={
             "calibration": calibration_seconds,

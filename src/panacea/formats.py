@@ -8,7 +8,16 @@ the high-order (HO) slice up to bit ``ho_shift``. Everything else builds on thes
 
 from __future__ import annotations
 
+from typing import Literal
+
 from panacea._checks import check_choice
+
+# How a quantization scheme stores its numbers, which decides the designs that can run it:
+# ``bitslice-asym``: symmetric SBR weights and unsigned activations with a zero point (Panacea's
+# AQS-GEMM, section III); ``bitslice-sym``: signed symmetric activations in 3n+1 bits (Sibia's
+# format, section II-B); ``arbitrary``: codes of per-layer codebooks (seed 003's accelerator).
+NumberFormat = Literal["bitslice-asym", "bitslice-sym", "arbitrary"]
+BIT_SLICE_FORMATS: tuple[NumberFormat, ...] = ("bitslice-asym", "bitslice-sym")
 
 WEIGHT_BITS = (4, 7, 10)
 ACT_BITS = (8, 12)

@@ -1,39 +1,29 @@
 """The post-training-quantization study of a model: accuracy and sparsity per scheme.
 
-Schemes (the comparison of the paper's Figs. 14 and 18, plus 4-bit OPTQ):
-
-- ``fp32``: the floating-point model;
-- ``sym``: symmetric signed W7A7 on Sibia's bit-slice GEMM;
-- ``asym``: symmetric W7, asymmetric A8 (min/max), on the AQS-GEMM;
-- ``zpm``: ``asym`` with zero-point manipulation (the search variant); ``zpm-paper``: eq. 7;
-- ``dbs``: ``zpm`` with distribution-based bit-slicing (target slice sparsity 0.9);
-- ``optq4``: 4-bit OPTQ weights (groups of 64) with ``dbs``'s activations.
-
-The paper's mixed precision for the architecture (:data:`PAPER_OVERRIDES`: 12-bit inputs of
-Llama's down-projections, 10-bit GPT-2 MLP weights) applies to every quantized scheme unless
-``paper_overrides=False``.
+Schemes are data (:mod:`panacea.schemes`: shipped names or TOML files) under a profile
+(``accurate`` by default, or ``paper``), whose per-architecture mixed precision (12-bit inputs of
+Llama's down-projections, 10-bit GPT-2 MLP weights) applies to every bit-slice scheme unless
+``paper_overrides=False``; ``fp32`` is the floating-point model.
 
 Data: causal LMs are evaluated by perplexity on the first ``windows`` windows of ``seqlen`` tokens
 of the offline Wikipedia text and calibrated on the next ``calib_windows`` windows (disjoint);
 encoders by the cosine similarity of their sentence embeddings to the float model's and by
 leave-one-out polarity accuracy, on the 200 labelled sentences, calibrated on news sentences;
 image classifiers by top-1 agreement with the float model on the shipped photographs, calibrated
-on their mirror images. Every quantized scheme runs under :func:`capture`, so each row carries
+on their mirror images. Every quantized scheme runs under a capture, so each row carries
 the measured top-slice vector and slice sparsity and the work of the bit-slice GEMMs.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from panacea._io import read_text
-from panacea.aq.quantize import AQConfig, AQLayer, AQRecorder, aq_quantized
 from panacea.data import (
     image_tensor,
     news_text,
@@ -46,27 +36,20 @@ from panacea.data import (
 )
 from panacea.evaluation import embeddings, perplexity, polarity_accuracy, top1
 from panacea.models.loaders import LoadedModel, load_model
-from panacea.quant import CalibrationConfig, QuantRecipe, calibrate_many, capture, quantized
-from panacea.quant.capture import Recorder
-from panacea.quant.config import paper_overrides as overrides_for
 from panacea.report.schema import SchemeRecord
-
-SCHEMES: dict[str, tuple[str, CalibrationConfig | None]] = {
-    "fp32": ("FP32", None),
-    "sym": ("symmetric W7A7 (Sibia)", CalibrationConfig(scheme="sym", zpm=None, dbs=False)),
-    "asym": ("asymmetric W7A8", CalibrationConfig(zpm=None, dbs=False)),
-    "zpm-paper": ("asym + ZPM (eq. 7)", CalibrationConfig(zpm="paper", dbs=False)),
-    "zpm": ("asym + ZPM (search)", CalibrationConfig(dbs=False)),
-    "dbs": ("asym + ZPM + DBS", CalibrationConfig()),
-    "optq4": ("W4 OPTQ (g64) + ZPM + DBS", CalibrationConfig(w_bits=4, w_group_size=64, optq=True)),
-}
-DEFAULT_SCHEMES = ("fp32", "sym", "asym", "zpm", "dbs", "optq4")
-# Arbitrary quantization for seed 003's accelerator (panacea.aq): codebooks instead of Panacea's formats.
-AQ_SCHEMES: dict[str, tuple[str, AQConfig]] = {
-    "aq": ("arbitrary W4A8 (seed 003)", AQConfig()),
-}
+from panacea.schemes import (
+    SHIPPED_SCHEMES,
+    BitSliceScheme,
+    Scheme,
+    check_assumptions,
+    load_profile,
+    load_schemes,
+    resolve,
+)
+from panacea.schemes.run import calibrate, run, stage_progress
 
 Progress = Callable[[str, int, int], None]
+DEFAULT_SCHEMES = ("fp32", "sym", "asym", "zpm", "dbs", "optq4")
 
 
 @dataclass
@@ -80,88 +63,6 @@ class StudyResult:
 
     def to_dict(self) -> dict:
         return {**vars(self), "schemes": [s.model_dump() for s in self.schemes]}
-
-
-def stage_progress(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
-    """``progress`` bound to one stage, as the evaluation functions take it."""
-    return (lambda done, total: progress(stage, done, total)) if progress else None
-
-
-def run_scheme(
-    model: nn.Module, task: Task, scheme: str, recipe: QuantRecipe, progress: Progress | None, *, variants: bool = False
-) -> tuple[SchemeRecord, Recorder]:
-    """Score ``model`` quantized by ``recipe`` with every GEMM on integers, capturing its workloads
-    (and, with ``variants``, those of :func:`~panacea.quant.capture.fig18_variants`)."""
-    t0 = time.perf_counter()
-    result = SchemeRecord(scheme=scheme, label=SCHEMES[scheme][0], metrics={})
-    with quantized(model, recipe) as qmodel, capture(qmodel, variants=variants) as rec:
-        result.metrics = task.evaluate(qmodel, stage_progress(progress, scheme))
-    summarize(result, rec)
-    result.seconds = time.perf_counter() - t0
-    return result, rec
-
-
-def run_aq_scheme(
-    model: nn.Module, task: Task, scheme: str, layers: dict[str, AQLayer], progress: Progress | None
-) -> tuple[SchemeRecord, AQRecorder]:
-    """Score ``model`` on the codebooks of ``layers`` (an :data:`AQ_SCHEMES` scheme), capturing its
-    workloads. Sparsity fields: ``act_slice_sparsity`` / ``weight_slice_sparsity`` are the zero codes
-    of each operand (what the zero-eliminator skips), ``bits_vs_dense`` the stored bits of both
-    operands (formats chosen per block) over dense 8-bit."""
-    t0 = time.perf_counter()
-    config = AQ_SCHEMES[scheme][1]
-    result = SchemeRecord(scheme=scheme, label=AQ_SCHEMES[scheme][0], metrics={})
-    with aq_quantized(model, layers, capture=True, block=config.block, run_bits=config.run_bits) as rec:
-        result.metrics = task.evaluate(model, stage_progress(progress, scheme))
-    captures = list(rec.layers.values())
-    w_codes = [c.workload.m * c.workload.groups * c.workload.k for c in captures]
-    result.act_slice_sparsity = sum(c.act_zero / c.act_codes for c in captures) / len(captures)
-    result.weight_slice_sparsity = sum(1 - c.workload.w_nonzero / n for c, n in zip(captures, w_codes, strict=True))
-    result.weight_slice_sparsity /= len(captures)
-    stored = sum(c.act_stored_bits + int(c.workload.w_row_bits.sum()) for c in captures)
-    result.bits_vs_dense = stored / sum(8 * (c.act_codes + n) for c, n in zip(captures, w_codes, strict=True))
-    result.layers = [
-        {
-            "name": c.workload.name,
-            "calls": c.calls,
-            "x_bits": c.workload.x_bits,
-            "w_bits": c.workload.w_bits,
-            "x_steps": c.workload.x_steps,
-            "w_steps": c.workload.w_steps,
-            "act_zero_codes": c.act_zero / c.act_codes,
-            "act_stored_bits": c.act_stored_bits,
-            "weight_stored_bits": int(c.workload.w_row_bits.sum()),
-        }
-        for c in captures
-    ]
-    result.seconds = time.perf_counter() - t0
-    return result, rec
-
-
-def summarize(result: SchemeRecord, rec: Recorder) -> None:
-    """Fill ``result``'s sparsity and work fields from a capture."""
-    layers = list(rec.layers.values())
-    total = rec.total()
-    result.act_vector_sparsity, result.weight_vector_sparsity = rec.mean_vector_sparsity()
-    result.act_slice_sparsity = sum(c.act_slice_sparsity for c in layers) / len(layers)
-    result.weight_slice_sparsity = sum(c.weight_slice_sparsity for c in layers) / len(layers)
-    result.mults_vs_dense = total.mults / total.dense_mults
-    result.bits_vs_dense = (total.act_bits + total.weight_bits) / (total.dense_act_bits + total.dense_weight_bits)
-    result.layers = [
-        {
-            "name": c.name,
-            "calls": c.calls,
-            "tokens": c.tokens,
-            "act_vector_sparsity": c.counts.act_vector_sparsity,
-            "weight_vector_sparsity": c.counts.weight_vector_sparsity,
-            "act_slice_sparsity": c.act_slice_sparsity,
-            "weight_slice_sparsity": c.weight_slice_sparsity,
-            "lo_bits": c.workload.lo_bits,
-            "zero_point": c.workload.zero_point,
-            "counts": c.counts.to_dict(),
-        }
-        for c in layers
-    ]
 
 
 @dataclass
@@ -273,17 +174,32 @@ def make_task(
     return _image_task(data, batch_size=8)
 
 
-def scheme_configs(lm: LoadedModel, schemes, paper_overrides: bool = True) -> dict[str, CalibrationConfig]:
-    """The calibration configuration of every quantized scheme, with the paper's mixed precision."""
-    model_type = getattr(getattr(lm.model, "config", None), "model_type", None)
-    extra = overrides_for(model_type) if paper_overrides else ()
-    return {s: SCHEMES[s][1].model_copy(update={"overrides": extra}) for s in schemes if SCHEMES[s][1] is not None}
+def model_type(lm: LoadedModel) -> str | None:
+    """The Hugging Face ``config.model_type`` a profile's per-architecture overrides are keyed by."""
+    return getattr(getattr(lm.model, "config", None), "model_type", None)
+
+
+def resolve_schemes(
+    lm: LoadedModel,
+    names: Sequence[str | Path],
+    profile: str | Path = "accurate",
+    changes: Mapping[str, object] | None = None,
+    *,
+    paper_overrides: bool = True,
+) -> list[Scheme]:
+    """The schemes ``names`` (shipped names or TOML files) under ``profile`` for ``lm``'s architecture
+    (:func:`panacea.schemes.resolve`); ``paper_overrides=False`` drops the profile's per-layer
+    precision. Names must be distinct."""
+    prof, arch = load_profile(profile), model_type(lm)
+    return [resolve(s, prof, arch, changes, architecture_overrides=paper_overrides) for s in load_schemes(names)]
 
 
 def ptq_study(
     model_name: str,
     *,
     schemes: tuple[str, ...] = DEFAULT_SCHEMES,
+    profile: str = "accurate",
+    assumptions: Mapping[str, object] | None = None,
     windows: int = 32,
     seqlen: int = 512,
     calib_windows: int = 32,
@@ -291,30 +207,34 @@ def ptq_study(
     paper_overrides: bool = True,
     progress: Progress | None = None,
 ) -> StudyResult:
-    """Calibrate and evaluate ``model_name`` under each scheme (see the module docstring)."""
-    unknown = [s for s in schemes if s not in SCHEMES]
-    if unknown or not schemes:
-        raise ValueError(f"schemes must be taken from {list(SCHEMES)}, got {list(schemes)}")
+    """Calibrate and evaluate ``model_name`` under each scheme (see the module docstring); ``fp32``
+    among ``schemes`` adds the float model's row (it is evaluated first in any case);
+    ``assumptions``: calibration fields for every scheme that leaves them unset, over ``profile``."""
+    if not schemes:
+        raise ValueError(f"schemes must be fp32 and shipped schemes {list(SHIPPED_SCHEMES)} or TOML files, got none")
     lm = load_model(model_name)
     task = make_task(
         lm, tokens=windows * seqlen, calib_tokens=calib_windows * seqlen, seqlen=seqlen, batch_size=batch_size
     )
-    configs = scheme_configs(lm, schemes, paper_overrides)
+    if assumptions:
+        check_assumptions(assumptions, "assumptions")
+    names = [s for s in schemes if s != "fp32"]
+    quant = resolve_schemes(lm, names, profile, assumptions, paper_overrides=paper_overrides)
     start = time.perf_counter()
-    recipes = calibrate_many(lm.model, task.batches, configs, progress=progress) if configs else {}
+    calibrated = calibrate(lm.model, task.batches, quant, progress)
     calib_seconds = time.perf_counter() - start
 
     t0 = time.perf_counter()
     metrics = task.evaluate(lm.model, stage_progress(progress, "fp32"))
-    fp32 = SchemeRecord(scheme="fp32", label=SCHEMES["fp32"][0], metrics=metrics)
+    fp32 = SchemeRecord(scheme="fp32", label="FP32", metrics=metrics)
     fp32.seconds = time.perf_counter() - t0
     results = [fp32] if "fp32" in schemes else []  # evaluated first in any case: the reference
-    results += [run_scheme(lm.model, task, s, recipes[s], progress)[0] for s in schemes if s != "fp32"]
-    data = dict(task.data, overrides=overrides_json(configs))
+    results += [run(lm.model, task, s, calibrated[s.name], progress).record for s in quant]
+    data = dict(task.data, profile=profile, assumptions=dict(assumptions or {}), overrides=overrides_json(quant))
     return StudyResult(lm.name, lm.kind, lm.source, data, calib_seconds, results)
 
 
-def overrides_json(configs: dict[str, CalibrationConfig]) -> list[dict]:
-    """The per-layer overrides the configurations share (the paper's mixed precision), as JSON."""
-    extra = next(iter(configs.values())).overrides if configs else ()
-    return [o.model_dump(exclude_defaults=True) for o in extra]
+def overrides_json(schemes: Sequence[Scheme]) -> list[dict]:
+    """The per-layer overrides of the bit-slice schemes (the profile's mixed precision), as JSON."""
+    first = next((s for s in schemes if isinstance(s, BitSliceScheme)), None)
+    return [] if first is None else [o.model_dump(exclude_defaults=True) for o in first.calibration.overrides]

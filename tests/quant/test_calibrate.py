@@ -85,7 +85,7 @@ def test_dbs_types_follow_each_layers_sigma(llama):
     ("make_model", "batches", "config"),
     [
         (tiny_llama, LLAMA_BATCHES, CalibrationConfig()),
-        (tiny_llama, LLAMA_BATCHES, CalibrationConfig(scheme="sym", zpm=None, dbs=False)),
+        (tiny_llama, LLAMA_BATCHES, CalibrationConfig(scheme="sym", zpm="off", dbs=False)),
         (tiny_gpt2, token_batches(64), CalibrationConfig(dbs_target=0.5)),
         (tiny_cnn, image_batches(), CalibrationConfig()),
     ],
@@ -148,6 +148,7 @@ def test_quantized_model_tracks_the_float_model_and_is_restored(llama):
 
 def test_overrides_mixed_precision_and_grouped_weights(llama):
     config = CalibrationConfig(
+        w_granularity="group",
         w_group_size=16,
         overrides=(
             LayerOverride(pattern="*.mlp.down_proj", x_bits=12),
@@ -179,10 +180,10 @@ def test_grouped_convolutions_are_quantized_per_output_channel():
 
 def test_calibrate_many_shares_passes_but_matches_single_calls(llama):
     configs = {
-        "asym": CalibrationConfig(zpm=None, dbs=False),
+        "asym": CalibrationConfig(zpm="off", dbs=False),
         "zpm": CalibrationConfig(dbs=False),
         "dbs": CalibrationConfig(),
-        "sym": CalibrationConfig(scheme="sym", zpm=None, dbs=False),
+        "sym": CalibrationConfig(scheme="sym", zpm="off", dbs=False),
     }
     many = calibrate_many(llama, LLAMA_BATCHES, configs)
     for key, config in configs.items():

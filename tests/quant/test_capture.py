@@ -14,7 +14,7 @@ from panacea.quant.inference import quantize_input
 @pytest.mark.parametrize("scheme", ["asym", "sym"])
 def test_capture_records_every_layer_and_call(scheme):
     model = tiny_llama()
-    config = CalibrationConfig() if scheme == "asym" else CalibrationConfig(scheme="sym", zpm=None, dbs=False)
+    config = CalibrationConfig() if scheme == "asym" else CalibrationConfig(scheme="sym", zpm="off", dbs=False)
     recipe = calibrate(model, token_batches(96), config)
     batches = token_batches(96, 2, seed=3)
     inputs: dict[str, list[torch.Tensor]] = {}
@@ -66,7 +66,7 @@ def test_fig18_variants_are_the_same_integers_in_the_other_format(scheme):
     """zero-only: the AQS-GEMM with r = 0 (only zero top slices skipped); sym-on-panacea: the signed
     activations shifted into the unsigned format with zero point 2^(x_bits - 1); same product."""
     model = tiny_llama()
-    config = CalibrationConfig() if scheme == "asym" else CalibrationConfig(scheme="sym", zpm=None, dbs=False)
+    config = CalibrationConfig() if scheme == "asym" else CalibrationConfig(scheme="sym", zpm="off", dbs=False)
     recipe = calibrate(model, token_batches(96), config)
     batch = token_batches(96, 1, seed=5)[0]
     inputs: dict[str, torch.Tensor] = {}

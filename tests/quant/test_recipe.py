@@ -7,9 +7,9 @@ import os
 
 import pytest
 import torch
-from tiny_models import tiny_llama, token_batches
+from tiny_models import image_batches, tiny_cnn, tiny_llama, token_batches
 
-from panacea.quant import QuantRecipe, calibrate, quantized
+from panacea.quant import CalibrationConfig, QuantRecipe, calibrate, quantized
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,45 @@ def test_round_trip(recipe, tmp_path):
     assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize(("granularity", "group_size"), [("tensor", None), ("channel", None), ("group", 16)])
+def test_each_weight_granularity_is_recorded_and_round_trips(granularity, group_size, tmp_path):
+    config = CalibrationConfig(w_granularity=granularity, w_group_size=group_size)
+    recipe = calibrate(tiny_llama(), token_batches(96), config)
+    loaded = QuantRecipe.load(recipe.save(tmp_path))
+    assert loaded.config.w_granularity == granularity and loaded.layers == recipe.layers
+    for name, layer in loaded.layers.items():
+        assert (layer.w_granularity, layer.w_group_size) == (granularity, group_size)
+        w_q, scale = loaded.weight(name)
+        columns = -(-layer.k // group_size) if group_size else 1
+        assert scale.shape == (layer.m, columns) and torch.equal(w_q, recipe.weight(name)[0])
+        if granularity == "tensor":  # one scale for the whole matrix
+            assert bool((scale == scale[0, 0]).all()) and int(w_q.abs().max()) == 63
+
+
+@pytest.mark.parametrize("make_model", [tiny_llama, tiny_cnn])
+def test_a_recipe_from_before_w_granularity_still_loads(make_model, tmp_path):
+    """Recipes written before ``w_granularity`` said per-group weights by a ``w_group_size`` alone."""
+    config = CalibrationConfig(w_granularity="group", w_group_size=16)
+    batches = token_batches(96) if make_model is tiny_llama else image_batches()
+    recipe = calibrate(make_model(), batches, config)
+
+    def legacy(doc):
+        for part in [doc["config"], *doc["layers"]]:
+            del part["w_granularity"]
+
+    _edit_json(recipe.save(tmp_path), legacy)
+    loaded = QuantRecipe.load(tmp_path)
+    assert loaded.layers == recipe.layers and loaded.config == recipe.config
+
+
+def test_per_tensor_scales_that_differ_are_rejected(tmp_path):
+    recipe = calibrate(tiny_llama(), token_batches(96), CalibrationConfig(w_granularity="tensor"))
+    name = next(iter(recipe.layers))
+    recipe.tensors[f"{name}/w_scale"][0, 0] *= 2
+    with pytest.raises(ValueError, match="differ, w_granularity is 'tensor'"):
+        QuantRecipe.load(recipe.save(tmp_path))
+
+
 def _edit_json(path, fn):
     doc = json.loads((path / "recipe.json").read_text())
     fn(doc)
@@ -48,6 +87,8 @@ def _edit_json(path, fn):
         (lambda d: d["config"].update(w_bits=8), "w_bits"),
         (lambda d: d.update(tensors_sha256="0" * 64), "does not match"),
         (lambda d: d["layers"][0].update(m=7), "must be int8/int16 of shape"),
+        (lambda d: d["layers"][0].update(w_granularity="group"), "w_group_size is set exactly when"),
+        (lambda d: d["layers"][0].update(w_granularity="row"), "w_granularity"),
     ],
 )
 def test_load_rejects_a_bad_recipe(recipe, tmp_path, edit, fragment):

@@ -13,11 +13,12 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from panacea._io import read_text
+from panacea.formats import BIT_SLICE_FORMATS, NumberFormat
 
 BUILTIN_SPECS = ("panacea", "sibia", "sa-ws", "sa-os", "simd", "aq-bitserial")
 
@@ -171,6 +172,12 @@ class BitSerialCore(_Strict):
 
 
 class _Design(_Strict):
+    # The number formats (panacea.formats) a design of this kind computes on: Panacea's AQS-GEMM
+    # takes unsigned activations with a zero point, Sibia's GEMM signed symmetric ones, the dense
+    # designs any integer operands (their cost ignores sparsity), seed 003's chip codebook codes.
+    formats: ClassVar[tuple[NumberFormat, ...]]
+    dense: ClassVar[bool] = False  # computes every product: runs one scheme, the comparison's main one
+
     name: str
     technology_nm: int = Field(default=28, ge=1, le=1000)
     clock_mhz: float = Field(default=500.0, gt=0, le=1e5)
@@ -182,26 +189,33 @@ class _Design(_Strict):
 
 
 class PanaceaSpec(_Design):
+    formats = ("bitslice-asym",)
     kind: Literal["panacea"]
     core: PanaceaCore
 
 
 class SibiaSpec(_Design):
+    formats = ("bitslice-sym",)
     kind: Literal["sibia"]
     core: SibiaCore
 
 
 class SystolicSpec(_Design):
+    formats = BIT_SLICE_FORMATS
+    dense = True
     kind: Literal["systolic"]
     core: SystolicCore
 
 
 class SimdSpec(_Design):
+    formats = BIT_SLICE_FORMATS
+    dense = True
     kind: Literal["simd"]
     core: SimdCore
 
 
 class BitSerialSpec(_Design):
+    formats = ("arbitrary",)
     kind: Literal["bitserial"]
     core: BitSerialCore
 

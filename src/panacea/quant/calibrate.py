@@ -2,7 +2,7 @@
 
 Flow (paper Fig. 6, section III-C), all streaming — no activations are kept:
 
-1. Weights: symmetric per channel (or group), rounded to nearest or by OPTQ (:mod:`gptq`).
+1. Weights: symmetric per tensor, channel or group, rounded to nearest or by OPTQ (:mod:`gptq`).
 2. One forward pass of the floating-point model with an :class:`ActivationObserver` on every GEMM
    input (sites fed the same tensor, like q/k/v projections, share one).
 3. Per layer: the clipping range (``minmax``/``percentile``/``mse``) gives the scale and the
@@ -210,12 +210,14 @@ def _resolve_search(act: _Act, counts: torch.Tensor, obs: ActivationObserver, c:
 
 
 def _layer_settings(site: GemmSite, c: CalibrationConfig) -> LayerSettings | None:
-    """A layer's settings; a grouped convolution is quantized per output channel, i.e. in weight
-    groups of its per-group K along the stacked im2col axis (any other group size is ignored)."""
+    """A layer's settings; a grouped convolution stores its scales in weight groups of its per-group
+    K along the stacked im2col axis, and is quantized per output channel (any other group size is
+    ignored) or per tensor."""
     s = c.layer(site.name)
     if s is None or site.groups == 1:
         return s
-    return s.model_copy(update={"w_group_size": site.k})
+    granularity = "tensor" if s.w_granularity == "tensor" else "channel"
+    return s.model_copy(update={"w_group_size": site.k, "w_granularity": granularity})
 
 
 def calibrate_many(
@@ -258,7 +260,10 @@ def calibrate_many(
             else:
                 weights[wkey] = {
                     n: rtn_quantize(
-                        sites[n].weight_matrix().float(), settings[key][n].w_bits, settings[key][n].w_group_size
+                        sites[n].weight_matrix().float(),
+                        settings[key][n].w_bits,
+                        settings[key][n].w_group_size,
+                        settings[key][n].w_granularity,
                     )
                     for n in quantized
                 }
@@ -284,6 +289,7 @@ def calibrate_many(
                 m=site.m,
                 groups=site.groups,
                 w_bits=st.w_bits,
+                w_granularity=st.w_granularity,
                 w_group_size=st.w_group_size,
                 x_bits=st.x_bits,
                 symmetric=a.symmetric,

@@ -22,6 +22,10 @@ def _in(allowed: tuple[int, ...], name: str):
 
 WBits = Annotated[int, _in(WEIGHT_BITS, "w_bits")]
 XBits = Annotated[int, _in(ACT_BITS, "x_bits")]
+# Which weights share one symmetric scale: the whole matrix, one output channel, or ``w_group_size``
+# consecutive input channels of one output channel (the OPTQ/GPTQ grouping). The paper never states
+# it for its 7-bit weights; it decides the weights' top-slice vector sparsity (README, "Fidelity").
+WGranularity = Literal["tensor", "channel", "group"]
 
 
 class _Strict(BaseModel):
@@ -29,13 +33,21 @@ class _Strict(BaseModel):
 
 
 class LayerOverride(_Strict):
-    """Settings for the layers whose names match the glob ``pattern`` (first match wins)."""
+    """Settings for the layers whose names match the glob ``pattern`` (first match wins); a
+    ``w_group_size`` alone means per-group weights."""
 
     pattern: str
     w_bits: WBits | None = None
     x_bits: XBits | None = None
+    w_granularity: WGranularity | None = None
     w_group_size: int | None = Field(default=None, ge=1)
     skip: bool = False
+
+    @model_validator(mode="after")
+    def _group_size_only_for_groups(self) -> LayerOverride:
+        if self.w_group_size is not None and self.w_granularity not in ("group", None):
+            raise ValueError(f"w_group_size applies to w_granularity 'group' only, got {self.w_granularity!r}")
+        return self
 
 
 class LayerSettings(_Strict):
@@ -43,7 +55,8 @@ class LayerSettings(_Strict):
 
     w_bits: int
     x_bits: int
-    w_group_size: int | None
+    w_granularity: WGranularity
+    w_group_size: int | None  # set exactly when w_granularity is "group"
 
 
 class CalibrationConfig(_Strict):
@@ -51,12 +64,13 @@ class CalibrationConfig(_Strict):
 
     - ``scheme``: ``"asym"`` (unsigned activations with a zero point, Panacea) or ``"sym"``
       (signed symmetric activations with ``3n+1`` bits for ``x_bits = 4n``: 7 for 8, Sibia).
-    - weights: symmetric, ``w_bits``, per output channel or per ``w_group_size`` input channels;
+    - weights: symmetric, ``w_bits``, one scale per ``w_granularity``: ``"tensor"``, ``"channel"``
+      (per output channel, the default) or ``"group"`` (per ``w_group_size`` input channels);
       ``optq`` runs OPTQ/GPTQ (Hessian from calibration inputs, ``optq_damp`` dampening,
       ``optq_act_order``, layers processed block by block) instead of rounding to nearest.
     - activations: static per-layer range from ``observer`` (``minmax``, ``percentile`` at
       ``percentile``, or ``mse``).
-    - ``zpm``: ``None``, ``"paper"`` (eq. 7: the middle of the HO bin) or ``"search"`` (the zero
+    - ``zpm``: ``"off"``, ``"paper"`` (eq. 7: the middle of the HO bin) or ``"search"`` (the zero
       point within the HO bin with the most compressed vectors on the calibration data, among those
       whose expected quantization error grows by at most ``zpm_error_tolerance`` relative to the
       calibrated zero point's; the calibrated zero point itself is a candidate, so it never lowers
@@ -74,10 +88,11 @@ class CalibrationConfig(_Strict):
     scheme: Literal["asym", "sym"] = "asym"
     w_bits: WBits = 7
     x_bits: XBits = 8
+    w_granularity: WGranularity = "channel"
     w_group_size: int | None = Field(default=None, ge=1)
     observer: str = "minmax"
     percentile: float = Field(default=99.99, gt=50.0, le=100.0)
-    zpm: Literal["paper", "search"] | None = "search"
+    zpm: Literal["off", "paper", "search"] = "search"
     zpm_error_tolerance: float = Field(default=0.25, ge=0.0)
     zpm_search_batches: int | None = Field(default=2, ge=1)
     dbs: bool = True
@@ -91,6 +106,11 @@ class CalibrationConfig(_Strict):
     vector: int = Field(default=4, ge=1, le=64)
     index_bits: int = Field(default=4, ge=1, le=16)
 
+    @field_validator("zpm", mode="before")
+    @classmethod
+    def _zpm_none_is_off(cls, v):
+        return "off" if v is None else v  # how recipes written before "off" existed say it
+
     @field_validator("observer")
     @classmethod
     def _observer(cls, v: str) -> str:
@@ -100,8 +120,20 @@ class CalibrationConfig(_Strict):
 
     @model_validator(mode="after")
     def _sym_has_no_zero_point(self) -> CalibrationConfig:
-        if self.scheme == "sym" and (self.zpm is not None or self.dbs):
-            raise ValueError("scheme 'sym' has no zero point: set zpm=None and dbs=False")
+        if self.scheme == "sym" and (self.zpm != "off" or self.dbs):
+            raise ValueError("scheme 'sym' has no zero point: set zpm='off' and dbs=False")
+        return self
+
+    @model_validator(mode="after")
+    def _group_size_with_groups(self) -> CalibrationConfig:
+        if (self.w_granularity == "group") != (self.w_group_size is not None):
+            raise ValueError(
+                "w_group_size is required with w_granularity 'group' and applies to it only, got "
+                f"w_granularity {self.w_granularity!r} and w_group_size {self.w_group_size}"
+            )
+        for i, o in enumerate(self.overrides):
+            if o.w_granularity == "group" and o.w_group_size is None and self.w_group_size is None:
+                raise ValueError(f"overrides.{i} ({o.pattern!r}): w_granularity 'group' needs a w_group_size")
         return self
 
     def layer(self, name: str) -> LayerSettings | None:
@@ -112,22 +144,14 @@ class CalibrationConfig(_Strict):
             if fnmatch.fnmatchcase(name, o.pattern):
                 if o.skip:
                     return None
+                granularity = o.w_granularity or ("group" if o.w_group_size is not None else self.w_granularity)
+                group_size = (o.w_group_size or self.w_group_size) if granularity == "group" else None
                 return LayerSettings(
                     w_bits=o.w_bits or self.w_bits,
                     x_bits=o.x_bits or self.x_bits,
-                    w_group_size=o.w_group_size if o.w_group_size is not None else self.w_group_size,
+                    w_granularity=granularity,
+                    w_group_size=group_size,
                 )
-        return LayerSettings(w_bits=self.w_bits, x_bits=self.x_bits, w_group_size=self.w_group_size)
-
-
-# The paper's mixed precision per architecture (section IV): GPT-2's MLP weights in 10 bits
-# (footnote to Fig. 14), Llama's down-projection inputs in 12 bits ("three bit-slices", Fig. 17).
-PAPER_OVERRIDES: dict[str, tuple[LayerOverride, ...]] = {
-    "gpt2": (LayerOverride(pattern="*.mlp.*", w_bits=10),),
-    "llama": (LayerOverride(pattern="*.mlp.down_proj", x_bits=12),),
-}
-
-
-def paper_overrides(model_type: str | None) -> tuple[LayerOverride, ...]:
-    """The paper's per-layer precision for a Hugging Face ``config.model_type`` (none if unknown)."""
-    return PAPER_OVERRIDES.get(model_type or "", ())
+        return LayerSettings(
+            w_bits=self.w_bits, x_bits=self.x_bits, w_granularity=self.w_granularity, w_group_size=self.w_group_size
+        )

@@ -27,20 +27,30 @@ from torch import nn
 from panacea.formats import weight_qmax
 from panacea.models.gemms import GemmSite
 from panacea.models.run import Batch, SameInput, find_blocks, inference, input_hooks, output_head_needed, run
-from panacea.quant.config import CalibrationConfig, LayerSettings
+from panacea.quant.config import CalibrationConfig, LayerSettings, WGranularity
 from panacea.quant.primitives import quantize_symmetric, symmetric_scale
 
 
-def weight_scale(w: torch.Tensor, bits: int, group_size: int | None) -> torch.Tensor:
-    """Symmetric scales of ``w[M, K]``: per output channel, or per ``group_size`` input channels."""
-    if group_size is None:
+def weight_scale(
+    w: torch.Tensor, bits: int, group_size: int | None, granularity: WGranularity = "channel"
+) -> torch.Tensor:
+    """Symmetric scales of ``w[M, K]``, stored ``[M, 1]`` or, with ``group_size``, ``[M, ceil(K /
+    group_size)]``: per output channel, per group, or (``granularity="tensor"``) one scale for the
+    whole matrix repeated over that shape (a grouped convolution stores per-group columns)."""
+    gs = None if group_size is None else min(group_size, w.shape[1])
+    if granularity == "tensor":
+        columns = 1 if gs is None else -(-w.shape[1] // gs)
+        return symmetric_scale(w, bits, granularity="tensor").expand(w.shape[0], columns).contiguous()
+    if gs is None:
         return symmetric_scale(w, bits, granularity="channel")
-    return symmetric_scale(w, bits, granularity="group", group_size=min(group_size, w.shape[1]))
+    return symmetric_scale(w, bits, granularity="group", group_size=gs)
 
 
-def rtn_quantize(w: torch.Tensor, bits: int, group_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Round-to-nearest: integer weights and their scales."""
-    scale = weight_scale(w, bits, group_size)
+def rtn_quantize(
+    w: torch.Tensor, bits: int, group_size: int | None, granularity: WGranularity = "channel"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Round-to-nearest: integer weights and their scales (:func:`weight_scale`)."""
+    scale = weight_scale(w, bits, group_size, granularity)
     gs = None if group_size is None else min(group_size, w.shape[1])
     return quantize_symmetric(w, scale, bits, group_size=gs), scale
 
@@ -57,13 +67,16 @@ def optq_quantize(
     bits: int,
     *,
     group_size: int | None = None,
+    granularity: WGranularity = "channel",
     damp: float = 0.01,
     act_order: bool = True,
     block_size: int = 128,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """OPTQ of ``w[M, groups * K]`` with per-group Hessians ``hessian[groups, K, K]``.
 
-    Returns the integer weights (int8/int16, ``[M, groups * K]``) and their scales.
+    Returns the integer weights (int8/int16, ``[M, groups * K]``) and their scales
+    (:func:`weight_scale`), fixed from the original weights before the column sweep: per tensor,
+    one scale of the whole matrix.
     """
     g, k, _ = hessian.shape
     m = w.shape[0]
@@ -72,7 +85,7 @@ def optq_quantize(
     if group_size is not None and g > 1 and k % group_size:
         raise ValueError(f"group_size {group_size} must divide the per-group K={k} of a grouped convolution")
     q = weight_qmax(bits)
-    scale = weight_scale(w.float(), bits, group_size)
+    scale = weight_scale(w.float(), bits, group_size, granularity)
     col_scale = _column_scales(scale, g * k, group_size)
 
     def per_group(t: torch.Tensor) -> torch.Tensor:  # [M, g*k] -> [g, M, k]
@@ -187,6 +200,7 @@ def optq_weights(
                 hessians.h[site.name],
                 s.w_bits,
                 group_size=s.w_group_size,
+                granularity=s.w_granularity,
                 damp=config.optq_damp,
                 act_order=config.optq_act_order,
                 block_size=config.optq_block_size,

@@ -12,6 +12,7 @@ check fails on load (one clear error), never a silently mixed recipe. ``load`` v
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from safetensors.torch import save as save_tensors
 from panacea._checks import invalid_file
 from panacea._io import atomic_write, read_text
 from panacea.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, weight_qmax
-from panacea.quant.config import CalibrationConfig
+from panacea.quant.config import CalibrationConfig, WGranularity
 
 FORMAT = "panacea-recipe"
 VERSION = 1
@@ -50,7 +51,8 @@ class LayerRecipe(BaseModel):
     m: int = Field(ge=1)
     groups: int = Field(default=1, ge=1)
     w_bits: int
-    w_group_size: int | None = Field(default=None, ge=1)
+    w_granularity: WGranularity = "channel"
+    w_group_size: int | None = Field(default=None, ge=1)  # the scales' storage grouping
     x_bits: int
     symmetric: bool
     x_scale: float = Field(gt=0.0)
@@ -62,6 +64,17 @@ class LayerRecipe(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> LayerRecipe:
+        if self.groups > 1:  # scales per output channel and convolution group (or all equal)
+            if self.w_granularity == "group" or self.w_group_size != self.k:
+                raise ValueError(
+                    "groups > 1 (a grouped convolution) has w_granularity 'channel' or 'tensor' with w_group_size "
+                    f"= k = {self.k}, got {self.w_granularity!r} and {self.w_group_size}"
+                )
+        elif (self.w_granularity == "group") != (self.w_group_size is not None):
+            raise ValueError(
+                f"w_group_size is set exactly when w_granularity is 'group', got {self.w_granularity!r} and "
+                f"{self.w_group_size}"
+            )
         if self.w_bits not in WEIGHT_BITS:
             raise ValueError(f"w_bits must be one of {list(WEIGHT_BITS)}")
         if self.x_bits not in ACT_BITS:
@@ -101,6 +114,23 @@ class _RecipeFile(BaseModel):
     layers: list[LayerRecipe]
     tensors_sha256: str
     skipped: list[str] = []
+
+
+def _with_granularity(text: str) -> str:
+    """A recipe written before ``w_granularity`` existed, which said per-group weights by a
+    ``w_group_size`` alone, in today's terms (anything unexpected is left to the validation)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list) or not isinstance(doc.get("config"), dict):
+        return text
+    overrides = doc["config"].get("overrides")
+    for part in [doc["config"], *(overrides if isinstance(overrides, list) else ()), *doc["layers"]]:
+        if isinstance(part, dict) and "w_granularity" not in part and part.get("w_group_size") is not None:
+            grouped_conv = part is not doc["config"] and part.get("groups", 1) != 1
+            part["w_granularity"] = "channel" if grouped_conv else "group"
+    return json.dumps(doc)
 
 
 def _weight_key(name: str) -> str:
@@ -150,6 +180,8 @@ class QuantRecipe:
                 )
             if not bool((torch.isfinite(scale) & (scale > 0)).all()):
                 raise ValueError(f"{where}: weight scales {_scale_key(name)!r} must be finite and > 0")
+            if layer.w_granularity == "tensor" and scale.numel() and not bool((scale == scale.flatten()[0]).all()):
+                raise ValueError(f"{where}: weight scales {_scale_key(name)!r} differ, w_granularity is 'tensor'")
         unknown = sorted(set(self.tensors) - {k for n in self.layers for k in (_weight_key(n), _scale_key(n))})
         if unknown:
             raise ValueError(f"recipe tensors {unknown[:3]} belong to no entry of layers")
@@ -181,7 +213,7 @@ class QuantRecipe:
                 raise FileNotFoundError(f"{src} holds no {name}: not a panacea recipe directory")
         json_path, tensors_path = src / JSON_NAME, src / TENSORS_NAME
         try:
-            doc = _RecipeFile.model_validate_json(read_text(json_path, "recipe"), strict=True)
+            doc = _RecipeFile.model_validate_json(_with_granularity(read_text(json_path, "recipe")), strict=True)
         except ValidationError as err:
             raise invalid_file(json_path, err, "not a valid panacea recipe") from err
         names = [layer.name for layer in doc.layers]

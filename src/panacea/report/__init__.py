@@ -15,7 +15,14 @@ from rich.console import Console
 from panacea._io import atomic_write
 from panacea.report.plots import plot_all
 from panacea.report.schema import RESULTS_NAME, SCHEMA_VERSION, CostRecord, LayerCost, Results, SchemeRecord
-from panacea.report.tables import ablation_table, accelerator_table, accuracy_table, energy_table, fig18_table
+from panacea.report.tables import (
+    ablation_table,
+    accelerator_table,
+    accuracy_table,
+    energy_table,
+    fig18_table,
+    fig19_table,
+)
 
 LAYER_FIELDS = (
     "act_vector_sparsity",
@@ -27,7 +34,7 @@ LAYER_FIELDS = (
     "calls",
     "tokens",
 )
-# The arbitrary-quantization schemes' layers (panacea.study.run_aq_scheme) carry their own fields.
+# The arbitrary-quantization schemes' layers (panacea.schemes.run) carry their own fields.
 AQ_LAYER_FIELDS = ("x_bits", "w_bits", "x_steps", "w_steps", "act_zero_codes", "act_stored_bits", "weight_stored_bits")
 
 
@@ -58,7 +65,14 @@ def layer_costs_csv(res: Results) -> bytes:
 
 
 def tables(res: Results) -> list:
-    built = (accuracy_table(res), accelerator_table(res), energy_table(res), ablation_table(res), fig18_table(res))
+    built = (
+        accuracy_table(res),
+        accelerator_table(res),
+        energy_table(res),
+        ablation_table(res),
+        fig18_table(res),
+        fig19_table(res),
+    )
     return [t for t in built if t is not None]
 
 

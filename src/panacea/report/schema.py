@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from panacea._checks import invalid_file
 from panacea._io import atomic_write, read_text
+from panacea.formats import NumberFormat
 
 SCHEMA_VERSION = 1
 RESULTS_NAME = "results.json"
@@ -31,11 +32,15 @@ def _number(value: object) -> bool:
 
 class SchemeRecord(_Record):
     """Accuracy of one quantization scheme and the sparsity / work of its GEMMs (mean over layers,
-    and per layer in ``layers``), as :func:`panacea.study.run_scheme` measures them; ``cached``:
+    and per layer in ``layers``), as :func:`panacea.schemes.run.run` measures them; ``format``:
+    its number format (:data:`panacea.formats.NumberFormat`) and ``calibration`` its resolved
+    calibration fields (both unset in results written before they were recorded); ``cached``:
     re-used from the cache by ``--resume``."""
 
     scheme: str
     label: str
+    format: NumberFormat | None = None
+    calibration: dict = Field(default_factory=dict)
     metrics: dict[str, float]
     act_vector_sparsity: float | None = None
     weight_vector_sparsity: float | None = None

@@ -35,6 +35,9 @@ ENERGY_GROUPS = {
 # each design, and each step's energy / throughput change in the ablation.
 PAPER_EE_GPT2 = {"sa-ws": 3.82, "sa-os": 3.07, "simd": 3.81, "sibia": 2.03}
 PAPER_ABLATION_GPT2 = {"+ZPM": (-0.10, 0.17), "+DBS": (-0.11, 0.12), "+DTP": (-0.089, 0.076)}
+# Fig. 19 (OPT-2.7B): Panacea's energy over Sibia's with 4-bit weights, and Sibia's latency over
+# Panacea's with 7- and 4-bit weights.
+PAPER_FIG19 = {"energy_4": 0.56, "latency": {7: 1.9, 4: 3.3}}
 
 
 @dataclass
@@ -63,14 +66,19 @@ def name(c: CostRecord) -> str:
     return DISPLAY.get(c.accelerator, c.design)
 
 
-def main_scheme(schemes) -> str | None:
-    """Panacea's headline scheme among the names ``schemes``: the first of :data:`MAIN_SCHEMES`."""
-    return next((s for s in MAIN_SCHEMES if s in schemes), None)
+def main_scheme(formats: dict[str, str | None]) -> str | None:
+    """Panacea's headline scheme among ``formats`` (scheme name -> number format): the first of
+    :data:`MAIN_SCHEMES` there, else the first ``bitslice-asym`` one (results written before
+    formats were recorded hold shipped schemes only)."""
+    asym = ("bitslice-asym", None)
+    return next((s for s in MAIN_SCHEMES if s in formats and formats[s] in asym), None) or next(
+        (s for s, f in formats.items() if f == "bitslice-asym"), None
+    )
 
 
 def headline(res: Results) -> list[CostRecord]:
-    """Each accelerator as designed on its own scheme (Panacea: the main one; Sibia: sym)."""
-    main = main_scheme([s.scheme for s in res.schemes])
+    """Each accelerator as designed on its own scheme (Panacea: the main one; Sibia: its first)."""
+    main = main_scheme({s.scheme: s.format for s in res.schemes})
     out = []
     for acc in res.config["accelerators"]:
         first = res.cost(acc)
@@ -234,3 +242,65 @@ def fig18_table(res: Results) -> Table | None:
     cols = ["AQS-GEMM vs", f"{METRIC_NAMES.get(metric, metric)}: other / AQS", "EE gain", "speed-up"]
     note = "(a) the sym scheme's integers shifted into Panacea's unsigned format; (b) the same integers as AQS."
     return Table(f"Fig. 18 on Panacea: the AQS-GEMM ({pairs[0][2].scheme}) against", cols, rows, [note])
+
+
+def _weight_bits(res: Results, scheme: str) -> int | None:
+    return res.scheme(scheme).calibration.get("w_bits")
+
+
+def fig19_pairs(res: Results) -> dict[int, tuple[CostRecord, CostRecord]]:
+    """Weight bits -> (Panacea's run, Sibia's run) for Fig. 19: each design as designed on its first
+    scheme with those weight bits (Panacea's headline scheme for its 7-bit run); 7 and 4 bits."""
+    ref = panacea_headline(res)
+    sibia = next((c for c in headline(res) if c.kind == "sibia"), None)
+    if ref is None or sibia is None:
+        return {}
+    out = {}
+    for bits in (7, 4):
+        mine = [c for c in res.costs if c.accelerator == ref.accelerator and not c.variant]
+        theirs = [c for c in res.costs if c.accelerator == sibia.accelerator and not c.variant]
+        if bits == 7 and _weight_bits(res, ref.scheme) == 7:
+            mine = [ref]
+        p = next((c for c in mine if _weight_bits(res, c.scheme) == bits), None)
+        q = next((c for c in theirs if _weight_bits(res, c.scheme) == bits), None)
+        if p is not None and q is not None:
+            out[bits] = (p, q)
+    return out
+
+
+def fig19_table(res: Results) -> Table | None:
+    pairs = fig19_pairs(res)
+    if 4 not in pairs:
+        return None
+    metric = next(iter(res.fp32))
+    rows = []
+    for bits, (p, q) in pairs.items():
+        base_p, base_q = pairs.get(7, (p, q))
+        rows.append(
+            [
+                f"W{bits}",
+                f"{p.scheme} / {q.scheme}",
+                f"{res.scheme(p.scheme).metrics[metric]:.4g} / {res.scheme(q.scheme).metrics[metric]:.4g}",
+                f"{p.energy_j / q.energy_j:.2f}",
+                f"{q.seconds / p.seconds:.2f}x",
+                f"{p.energy_j / base_p.energy_j:.2f} / {q.energy_j / base_q.energy_j:.2f}",
+                f"{p.seconds / base_p.seconds:.2f} / {q.seconds / base_q.seconds:.2f}",
+            ]
+        )
+    cols = [
+        "weights",
+        "schemes (Panacea / Sibia)",
+        f"{METRIC_NAMES.get(metric, metric)}",
+        "energy vs Sibia",
+        "lower latency",
+        "energy vs W7",
+        "latency vs W7",
+    ]
+    notes = [
+        "energy vs Sibia: Panacea's over Sibia's; lower latency: Sibia's over Panacea's; vs W7: each design's "
+        "(Panacea / Sibia) over its own 7-bit run.",
+        f"The paper (OPT-2.7B, Fig. 19): Panacea uses {PAPER_FIG19['energy_4']:.0%} of Sibia's energy with 4-bit "
+        f"weights and has {PAPER_FIG19['latency'][7]}x / {PAPER_FIG19['latency'][4]}x lower latency with 7- / "
+        "4-bit weights.",
+    ]
+    return Table(f"{res.model['name']}: 4-bit weights on both bit-slice designs (Fig. 19)", cols, rows, notes)

@@ -1,0 +1,247 @@
+"""Quantization schemes and profiles as validated data (TOML files), like the accelerator specs.
+
+A **scheme** (``shipped/*.toml``, or a user's file) has a ``name``, a ``label``, the number
+``format`` it stores (:data:`panacea.formats.NumberFormat`: which designs can run it follows from
+it) and a ``[calibration]`` table: fields of :class:`~panacea.quant.CalibrationConfig` for the
+bit-slice formats (``bitslice-sym`` sets ``scheme = "sym"``, ``zpm = "off"``, ``dbs = false``
+itself: the format has no zero point), of :class:`~panacea.aq.quantize.AQConfig` for
+``arbitrary``. The fields a scheme's file sets define the scheme; every field it leaves unset is
+an assumption, supplied by the **profile** (``profiles/*.toml``): ``defaults`` for every bit-slice
+scheme, per-architecture layer ``overrides`` keyed by Hugging Face ``config.model_type`` (GPT-2's
+10-bit MLP weights, Llama's 12-bit down-projection inputs), and ``why``: the reason for each
+choice (for the ``paper`` profile, the sentence of the paper it rests on). Changes given on the
+command line (``--set KEY=VALUE``) replace the profile's defaults the same way.
+
+Shipped schemes: ``sym`` (Sibia's W7A7), ``asym``, ``zpm-paper`` (eq. 7), ``zpm`` (searched),
+``dbs``, ``optq4`` (4-bit OPTQ, groups of 64), ``sym-optq4`` (Fig. 19's Sibia with 4-bit weights)
+and ``aq`` (seed 003). Shipped profiles: ``accurate`` (per-channel weights) and ``paper`` (our
+reading of the paper). Adding a scheme or a profile is adding a file.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from panacea._checks import first_error
+from panacea._io import read_text
+from panacea.aq.quantize import AQConfig
+from panacea.formats import BIT_SLICE_FORMATS, NumberFormat
+from panacea.quant.config import CalibrationConfig, LayerOverride
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+# What a profile may not change: the format decides the first; layer overrides come per architecture.
+_NOT_ASSUMPTIONS = ("scheme", "overrides")
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BitSliceScheme(_Data):
+    """A scheme on Panacea's or Sibia's bit-slice formats (module docstring)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    label: str = Field(min_length=1, max_length=100)
+    format: Literal["bitslice-asym", "bitslice-sym"]
+    calibration: CalibrationConfig
+
+    @model_validator(mode="after")
+    def _format_decides_the_activations(self) -> BitSliceScheme:
+        want = "sym" if self.format == "bitslice-sym" else "asym"
+        if self.calibration.scheme != want:
+            raise ValueError(f"calibration.scheme: format {self.format!r} has {want!r} activations")
+        return self
+
+
+class ArbitraryScheme(_Data):
+    """A scheme of per-layer codebooks for seed 003's accelerator (:mod:`panacea.aq`)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    label: str = Field(min_length=1, max_length=100)
+    format: Literal["arbitrary"]
+    calibration: AQConfig
+
+
+Scheme = BitSliceScheme | ArbitraryScheme
+_SCHEME_CLASSES: dict[str, type[BitSliceScheme] | type[ArbitraryScheme]] = {
+    "bitslice-asym": BitSliceScheme,
+    "bitslice-sym": BitSliceScheme,
+    "arbitrary": ArbitraryScheme,
+}
+
+
+class Profile(_Data):
+    """A named set of assumptions: scheme defaults and per-architecture layer overrides."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = Field(min_length=1)
+    defaults: dict[str, object] = Field(default_factory=dict)
+    architectures: dict[str, tuple[LayerOverride, ...]] = Field(default_factory=dict)
+    why: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _every_choice_is_valid_and_has_its_reason(self) -> Profile:
+        check_assumptions(self.defaults, "defaults")
+        choices = [f"defaults.{k}" for k in self.defaults] + [f"architectures.{a}" for a in self.architectures]
+        for choice in choices:
+            if not self.why.get(choice, "").strip():
+                raise ValueError(f"why: {choice!r} has no reason: say why the profile makes that choice")
+        unknown = sorted(set(self.why) - set(choices))
+        if unknown:
+            raise ValueError(f"why: {unknown[0]!r} is no choice of this profile (choices: {choices})")
+        return self
+
+    def overrides(self, model_type: str | None) -> tuple[LayerOverride, ...]:
+        """The layer overrides of an architecture (none if the profile has none for it)."""
+        return self.architectures.get(model_type or "", ())
+
+
+def check_assumptions(changes: Mapping[str, object], where: str = "") -> None:
+    """Each change must name a :class:`CalibrationConfig` field a profile may set, with a value
+    that field accepts (checked on the default configuration: combinations are checked per
+    scheme when they are applied)."""
+    allowed = [f for f in CalibrationConfig.model_fields if f not in _NOT_ASSUMPTIONS]
+    prefix = f"{where}." if where else ""
+    for key, value in changes.items():
+        if key not in allowed:
+            raise ValueError(f"{prefix}{key}: not a calibration field a profile may set (allowed: {allowed})")
+        try:
+            CalibrationConfig.model_validate_json(json.dumps({key: value}, default=str), strict=True)
+        except ValidationError as err:
+            field, message = first_error(err)
+            if field == key:  # the value itself; a combination with other fields is checked later
+                raise ValueError(f"{prefix}{key}: {message}") from err
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _shipped(folder: str) -> tuple[str, ...]:
+    files = resources.files("panacea.schemes").joinpath(folder).iterdir()
+    return tuple(sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml")))
+
+
+SHIPPED_SCHEMES = _shipped("shipped")
+SHIPPED_PROFILES = _shipped("profiles")
+
+
+def _toml(kind: str, folder: str, name_or_path: str | Path, shipped: tuple[str, ...]) -> tuple[dict, str]:
+    if str(name_or_path) in shipped:
+        text = resources.files("panacea.schemes").joinpath(folder).joinpath(f"{name_or_path}.toml").read_text()
+        where = f"{kind} {name_or_path}"
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ValueError(f"{kind} {str(name_or_path)!r} is neither a shipped {kind} {list(shipped)} nor a file")
+        text, where = read_text(path, kind), f"{kind} {path}"
+    try:
+        return tomllib.loads(text), where
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{where}: not valid TOML: {err}") from err
+
+
+def _validated(cls, data: dict, where: str):
+    """``data`` through its model, strictly, as JSON is validated (a TOML value has its type)."""
+    try:
+        return cls.model_validate_json(json.dumps(data, default=str), strict=True)
+    except ValidationError as err:
+        field, message = first_error(err)
+        raise ValueError(f"{where}: {message}" if field == "(top level)" else f"{where}: {field}: {message}") from err
+
+
+def scheme_from_data(data: dict, where: str) -> Scheme:
+    """A scheme from the parsed document of its file (``where`` names it in errors)."""
+    fmt = data.get("format")
+    if not isinstance(fmt, str) or fmt not in _SCHEME_CLASSES:
+        raise ValueError(f"{where}: format: must be one of {list(_SCHEME_CLASSES)}, got {fmt!r}")
+    calibration = data.get("calibration", {})
+    if fmt != "arbitrary" and isinstance(calibration, dict) and "scheme" in calibration:
+        raise ValueError(f"{where}: calibration.scheme: format {fmt!r} decides the activations; leave it out")
+    if fmt == "bitslice-sym" and isinstance(calibration, dict):
+        calibration = {"scheme": "sym", "zpm": "off", "dbs": False, **calibration}
+    elif fmt == "bitslice-asym" and isinstance(calibration, dict):
+        calibration = {"scheme": "asym", **calibration}
+    return _validated(_SCHEME_CLASSES[fmt], {**data, "calibration": calibration}, where)
+
+
+def load_scheme(name_or_path: str | Path) -> Scheme:
+    """A shipped scheme by name (:data:`SHIPPED_SCHEMES`) or a TOML file."""
+    return scheme_from_data(*_toml("scheme", "shipped", name_or_path, SHIPPED_SCHEMES))
+
+
+def load_schemes(names: Sequence[str | Path]) -> list[Scheme]:
+    """The schemes of one run: each loaded, their names distinct."""
+    schemes = [load_scheme(n) for n in names]
+    seen = [s.name for s in schemes]
+    twice = sorted({n for n in seen if seen.count(n) > 1})
+    if twice:
+        raise ValueError(f"two of {list(map(str, names))} are both named {twice[0]!r}")
+    return schemes
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A shipped profile by name (:data:`SHIPPED_PROFILES`) or a TOML file."""
+    data, where = _toml("profile", "profiles", name_or_path, SHIPPED_PROFILES)
+    return _validated(Profile, data, where)
+
+
+# --------------------------------------------------------------------------- the schemes of a run
+
+
+def resolve(
+    scheme: Scheme,
+    profile: Profile,
+    model_type: str | None = None,
+    changes: Mapping[str, object] | None = None,
+    *,
+    architecture_overrides: bool = True,
+) -> Scheme:
+    """``scheme`` under ``profile`` for a model of ``model_type``: every calibration field the
+    scheme's file leaves unset takes the profile's default, then ``changes`` (same rule); the
+    architecture's layer overrides follow the scheme's own. Arbitrary schemes are returned as
+    they are (a profile's fields are bit-slice calibration fields)."""
+    if not isinstance(scheme, BitSliceScheme):
+        return scheme
+    own = scheme.calibration
+    fixed = own.model_fields_set
+    update = {k: v for k, v in {**profile.defaults, **(changes or {})}.items() if k not in fixed}
+    extra = profile.overrides(model_type) if architecture_overrides else ()
+    data = own.model_dump(mode="json") | update
+    data["overrides"] += [o.model_dump(mode="json", exclude_defaults=True) for o in extra]
+    where = f"scheme {scheme.name} under profile {profile.name}" + (f" with {dict(changes)}" if changes else "")
+    calibration = _validated(CalibrationConfig, data, where)
+    return scheme.model_copy(update={"calibration": calibration})
+
+
+def is_bit_slice(scheme: Scheme) -> bool:
+    return scheme.format in BIT_SLICE_FORMATS
+
+
+def accepted(formats: tuple[NumberFormat, ...], schemes: list[Scheme]) -> list[Scheme]:
+    """The schemes a design that computes on ``formats`` can run, in their order."""
+    return [s for s in schemes if s.format in formats]
+
+
+__all__ = [
+    "SHIPPED_PROFILES",
+    "SHIPPED_SCHEMES",
+    "ArbitraryScheme",
+    "BitSliceScheme",
+    "Profile",
+    "Scheme",
+    "accepted",
+    "check_assumptions",
+    "is_bit_slice",
+    "load_profile",
+    "load_scheme",
+    "load_schemes",
+    "resolve",
+    "scheme_from_data",
+]
