@@ -29,9 +29,9 @@ Cache (``--resume``): under ``OUT/cache/``, per scheme a directory keyed by the 
 model's weights and source, the task's data and the scheme's resolved definition, holding its
 recipe (bit-slice schemes, after calibration) and its captured workloads and metrics (after
 evaluation); the float model's metrics likewise. Files are written atomically, so an interrupted
-run resumes from what was finished; a run killed outright (SIGKILL) can leave temporary files, never a partial one, and
-the next run removes them; a damaged entry is computed again. Costing always reruns (seconds), so
-new accelerators need no recomputation.
+run resumes from what was finished; a run killed outright (SIGKILL) can leave temporary files,
+never a partial one, and the next run removes them; a damaged entry is computed again. Costing
+always reruns (seconds), so new accelerators need no recomputation.
 """
 
 from __future__ import annotations

@@ -70,10 +70,9 @@ def main_scheme(formats: dict[str, str | None]) -> str | None:
     """Panacea's headline scheme among ``formats`` (scheme name -> number format): the first of
     :data:`MAIN_SCHEMES` there, else the first ``bitslice-asym`` one (results written before
     formats were recorded hold shipped schemes only)."""
-    asym = ("bitslice-asym", None)
-    return next((s for s in MAIN_SCHEMES if s in formats and formats[s] in asym), None) or next(
-        (s for s, f in formats.items() if f == "bitslice-asym"), None
-    )
+    preferred = [s for s in MAIN_SCHEMES if s in formats and formats[s] in ("bitslice-asym", None)]
+    others = [s for s, f in formats.items() if f == "bitslice-asym"]
+    return next(iter(preferred + others), None)
 
 
 def headline(res: Results) -> list[CostRecord]:
@@ -255,12 +254,10 @@ def fig19_pairs(res: Results) -> dict[int, tuple[CostRecord, CostRecord]]:
     sibia = next((c for c in headline(res) if c.kind == "sibia"), None)
     if ref is None or sibia is None:
         return {}
+    mine = [ref, *(c for c in res.costs if c.accelerator == ref.accelerator and not c.variant)]
+    theirs = [c for c in res.costs if c.accelerator == sibia.accelerator and not c.variant]
     out = {}
     for bits in (7, 4):
-        mine = [c for c in res.costs if c.accelerator == ref.accelerator and not c.variant]
-        theirs = [c for c in res.costs if c.accelerator == sibia.accelerator and not c.variant]
-        if bits == 7 and _weight_bits(res, ref.scheme) == 7:
-            mine = [ref]
         p = next((c for c in mine if _weight_bits(res, c.scheme) == bits), None)
         q = next((c for c in theirs if _weight_bits(res, c.scheme) == bits), None)
         if p is not None and q is not None:

@@ -20,6 +20,7 @@ reading of the paper). Adding a scheme or a profile is adding a file.
 
 from __future__ import annotations
 
+import functools
 import json
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -173,7 +174,15 @@ def scheme_from_data(data: dict, where: str) -> Scheme:
 
 def load_scheme(name_or_path: str | Path) -> Scheme:
     """A shipped scheme by name (:data:`SHIPPED_SCHEMES`) or a TOML file."""
+    if str(name_or_path) in SHIPPED_SCHEMES:
+        return _shipped_scheme(str(name_or_path))
     return scheme_from_data(*_toml("scheme", "shipped", name_or_path, SHIPPED_SCHEMES))
+
+
+@functools.cache
+def _shipped_scheme(name: str) -> Scheme:
+    # Read once per process: a run asks for the same shipped schemes from several validators.
+    return scheme_from_data(*_toml("scheme", "shipped", name, SHIPPED_SCHEMES))
 
 
 def load_schemes(names: Sequence[str | Path]) -> list[Scheme]:
