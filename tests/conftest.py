@@ -10,6 +10,7 @@ from dataclasses import dataclass
 # whose length and error depend on the network of the day.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
+import pytest
 import torch
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -169,3 +170,30 @@ def sibia_cases(draw, max_dim: int = 24) -> SibiaCase:
         index_bits=draw(st.integers(2, 8)),
         mode=mode,
     )
+
+
+# --------------------------------------------------------------------------- panacea reproduce
+
+REPRODUCE_TINY = ["--tokens", "64", "--calib-tokens", "64", "--seqlen", "32", "--batch-size", "2"]
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory):
+    """A tiny config-built Llama saved as a model directory (for runs through the CLI)."""
+    from tiny_models import save_tiny_llama
+
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny") / "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def tiny_reproduction(tiny_llama_dir, tmp_path_factory):
+    """(output directory, console output) of `panacea reproduce` on the tiny Llama, every assumption
+    varied: shared by tests/reproduce (a run takes about 30 s)."""
+    from typer.testing import CliRunner
+
+    from panacea.cli import app
+
+    out = tmp_path_factory.mktemp("reproduce")
+    result = CliRunner().invoke(app, ["reproduce", tiny_llama_dir, *REPRODUCE_TINY, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result.output

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import AqsCase, SibiaCase, aqs_cases, sibia_cases
 from hypothesis import given
 from hypothesis import strategies as st
 
 import panacea
-from panacea.workload import gemm_workload, synthetic_workload
+from panacea.workload import gemm_workload, synthetic_workload, with_index_bits
 
 
 def _realize(stored: torch.Tensor, rows: int, vector: int, background: int, outlier: int) -> torch.Tensor:
@@ -93,3 +94,31 @@ def test_workloads_round_trip_through_bytes_exactly():
             a, b = getattr(before, field), getattr(after, field)
             assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b, field
     assert back["main"][1].weight_stored.shape == (0, 20)
+
+
+def _same(a, b) -> None:
+    assert a.counts == b.counts and a.index_bits == b.index_bits
+    assert torch.equal(a.act_stored, b.act_stored) and torch.equal(a.weight_stored, b.weight_stored)
+
+
+@given(aqs_cases(), st.integers(1, 16))
+def test_another_index_width_from_the_masks_equals_capturing_again_asymmetric(case: AqsCase, index_bits):
+    """What the sensitivity of `panacea reproduce` relies on: the counts of another RLE index width
+    follow from the captured masks exactly, edges (all or no vector compressed, 1-bit indices) included."""
+    opts = {**case.kwargs, "index_bits": case.index_bits}
+    captured = gemm_workload(case.x, case.w, case.zero_point, **opts)
+    again = gemm_workload(case.x, case.w, case.zero_point, **{**opts, "index_bits": index_bits})
+    _same(with_index_bits(captured, index_bits), again)
+
+
+@given(sibia_cases(), st.integers(1, 16))
+def test_another_index_width_from_the_masks_equals_capturing_again_symmetric(case: SibiaCase, index_bits):
+    opts = dict(w_bits=case.bits, x_bits=case.x_bits, vector=case.vector, groups=case.groups)
+    captured = gemm_workload(case.x, case.w, None, index_bits=case.index_bits, **opts)
+    _same(with_index_bits(captured, index_bits), gemm_workload(case.x, case.w, None, index_bits=index_bits, **opts))
+
+
+def test_index_width_is_checked():
+    w = synthetic_workload(8, 8, 8, act_sparsity=0.5, weight_sparsity=0.5)
+    with pytest.raises(ValueError, match=r"index_bits must be in \[1, 16\], got 0"):
+        with_index_bits(w, 0)

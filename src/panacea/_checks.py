@@ -6,12 +6,15 @@ what is allowed, so a user sees the problem in one line.
 
 from __future__ import annotations
 
+import json
 import numbers
 import re
+import tomllib
 from collections.abc import Collection
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
@@ -91,6 +94,24 @@ def first_error(err) -> tuple[str, str]:
     if inner and first["type"] == "value_error":
         where, message = ".".join(p for p in (where, inner.group(1)) if p), inner.group(2)
     return where or "(top level)", message
+
+
+def parse_toml(text: str, where: str) -> dict:
+    """A TOML document, or one ``ValueError`` naming ``where`` (a file, a shipped table)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{where}: not valid TOML: {err}") from err
+
+
+def validated(cls, data: object, where: str):
+    """``data`` through the pydantic model ``cls``, strictly, as JSON is validated (a TOML value
+    has its type: no "16" for 16); one ``ValueError`` naming ``where`` and the first bad field."""
+    try:
+        return cls.model_validate_json(json.dumps(data, default=str), strict=True)
+    except ValidationError as err:
+        field, message = first_error(err)
+        raise ValueError(f"{where}: {message}" if field == "(top level)" else f"{where}: {field}: {message}") from err
 
 
 def invalid_file(path: object, err, what: str = "") -> ValueError:

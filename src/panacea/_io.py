@@ -12,6 +12,7 @@ running, and needs no lock.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -105,3 +106,11 @@ def read_text(path: str | os.PathLike, what: str = "file") -> str:
         raise ValueError(f"{what} {path} is not UTF-8 text (byte {err.start}: {err.reason})") from err
     except OSError as err:
         raise ValueError(f"{what} {path} cannot be read: {err.strerror or err}") from err
+
+
+def read_json(path: str | os.PathLike, what: str = "file") -> object:
+    """The JSON document of ``path``, or one ``ValueError`` naming it (unreadable, not JSON)."""
+    try:
+        return json.loads(read_text(path, what))
+    except (json.JSONDecodeError, RecursionError) as err:  # RecursionError: nested too deep
+        raise ValueError(f"{path} is not valid JSON: {err}") from err

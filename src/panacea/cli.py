@@ -27,7 +27,8 @@ app = typer.Typer(
     add_completion=False,
     epilog="Examples: panacea evaluate (SmolLM2, all designs, into ./panacea-results) | "
     "panacea evaluate minilm-l6 --schemes sym,dbs --out minilm --resume | panacea report minilm | "
-    "panacea sweep --out sweep | panacea cost --spec panacea --shape 1024x768x3072 | panacea aq-peak | "
+    "panacea reproduce --out repro | panacea sweep --out sweep | "
+    "panacea cost --spec panacea --shape 1024x768x3072 | panacea aq-peak | "
     "panacea ptq smollm2-135m --windows 8 | panacea gemm-demo --tokens 512",
 )
 
@@ -269,6 +270,14 @@ def _validation_line(err: ValidationError) -> str:
     return f"{where}: {message}"
 
 
+# The options `panacea evaluate` and `panacea reproduce` share.
+_TOKENS = typer.Option(8192, min=2, help="Evaluation tokens (causal LMs).")
+_CALIB_TOKENS = typer.Option(4096, min=2, help="Calibration tokens (causal LMs), after the evaluation ones.")
+_SEQLEN = typer.Option(512, min=2, help="Tokens per window (causal LMs).")
+_BATCH_SIZE = typer.Option(4, min=1, help="Windows per batch (causal LMs); a batch is one costed call.")
+_RESUME = typer.Option(False, help="Re-use calibration and captured workloads cached under OUT/cache.")
+
+
 @app.command("evaluate")
 @_interruptible("run it again with --resume to continue from the stages that finished (cached in OUT/cache)")
 def evaluate(
@@ -300,12 +309,12 @@ def evaluate(
         "(e.g. --set w_granularity=tensor --set dbs_target=0.75); repeatable.",
     ),
     out: Path = typer.Option(Path("panacea-results"), help="Output directory (results, CSV, plots, report, cache)."),
-    tokens: int = typer.Option(8192, min=2, help="Evaluation tokens (causal LMs)."),
-    calib_tokens: int = typer.Option(4096, min=2, help="Calibration tokens (causal LMs), after the evaluation ones."),
-    seqlen: int = typer.Option(512, min=2, help="Tokens per window (causal LMs)."),
-    batch_size: int = typer.Option(4, min=1, help="Windows per batch (causal LMs); a batch is one costed call."),
+    tokens: int = _TOKENS,
+    calib_tokens: int = _CALIB_TOKENS,
+    seqlen: int = _SEQLEN,
+    batch_size: int = _BATCH_SIZE,
     energy: Path | None = typer.Option(None, help="Energy table TOML (default: the shipped 28 nm one)."),
-    resume: bool = typer.Option(False, help="Re-use calibration and captured workloads cached under OUT/cache."),
+    resume: bool = _RESUME,
     paper_overrides: bool = typer.Option(
         True, help="The paper's mixed precision (12-bit Llama down_proj inputs, 10-bit GPT-2 MLP weights)."
     ),
@@ -351,21 +360,85 @@ def evaluate(
     console.print(f"report: {out / 'report.md'} (results.json, layers.csv, layer_costs.csv and the plots beside it)")
 
 
+@app.command("reproduce")
+@_interruptible("run it again with --resume to continue from the stages that finished (cached in OUT/cache)")
+def reproduce(
+    models: list[str] = typer.Argument(
+        None,
+        help="Built-in names, hub ids or directories. Default: smollm2-135m, minilm-l6, efficientnet-lite0 and "
+        "all-mpnet-base-v2 when installed (make mpnet).",
+    ),
+    out: Path = typer.Option(Path("panacea-reproduce"), help="Output directory (reproduce.json / .md, runs, cache)."),
+    sensitivity: str = typer.Option(
+        "all", help="Assumptions to vary around the paper profile: all, hardware (no model run again) or none."
+    ),
+    tokens: int = _TOKENS,
+    calib_tokens: int = _CALIB_TOKENS,
+    seqlen: int = _SEQLEN,
+    batch_size: int = _BATCH_SIZE,
+    resume: bool = _RESUME,
+) -> None:
+    """The paper's claims beside ours, under the paper and accurate profiles, and their sensitivity.
+
+    Runs panacea evaluate under both profiles on each model, the Fig. 13 sweep, and the sensitivity
+    runs; writes OUT/reproduce.json, reproduce.md, tornado charts and each run's report.
+
+    Example: panacea reproduce smollm2-135m minilm-l6 --out repro --resume
+    """
+    from panacea.reproduce import ReproduceConfig
+    from panacea.reproduce import reproduce as run_reproduce
+    from panacea.reproduce.report import console_table
+
+    try:
+        config = ReproduceConfig(
+            **({"models": tuple(models)} if models else {}),
+            tokens=tokens,
+            calib_tokens=calib_tokens,
+            seqlen=seqlen,
+            batch_size=batch_size,
+            sensitivity=sensitivity,
+        )
+    except ValidationError as err:
+        _fail(_validation_line(err))
+    console = Console()
+    with _StageProgress(console) as progress:
+        try:
+            repro = run_reproduce(config, out, resume=resume, progress=progress)
+        except (ModelNotAvailable, ValueError, OSError) as err:
+            _fail(str(err))
+    for table in console_table(repro):
+        console.print(table)
+    console.print(f"{repro.seconds['total']:.0f} s; report: {out / 'reproduce.md'} (reproduce.json beside it)")
+
+
 @app.command("report")
 @_interruptible("run it again")
-def report(directory: Path = typer.Argument(..., help="An output directory of panacea evaluate.")) -> None:
-    """Re-render tables, CSV, plots and report.md from DIR/results.json, without recomputing.
+def report(
+    directory: Path = typer.Argument(..., help="An output directory of panacea evaluate or panacea reproduce."),
+) -> None:
+    """Re-render tables, CSV, plots and the report from DIR/results.json (panacea evaluate) or
+    DIR/reproduce.json (panacea reproduce), without recomputing.
 
     Example: panacea report panacea-results
     """
     from panacea.report import Results, render
+    from panacea.reproduce import NAME, Reproduction
+    from panacea.reproduce.report import console_table
+    from panacea.reproduce.report import render as render_reproduction
 
+    console = Console()
     try:
-        results = Results.load(directory)
-        render(results, directory, Console())
+        if (directory / NAME).is_file():
+            repro = Reproduction.load(directory)
+            render_reproduction(repro, directory)
+            for table in console_table(repro):
+                console.print(table)
+            console.print(f"report: {directory / 'reproduce.md'}")
+            return
+        render(Results.load(directory), directory, console)
     except (ValueError, OSError) as err:
         _fail(str(err))
-    Console().print(f"report: {directory / 'report.md'}")
+    console.print(f"report: {directory / 'report.md'}")
 
 
 def _shape(text: str, what: str) -> tuple[int, int, int]:

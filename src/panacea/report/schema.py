@@ -6,14 +6,13 @@ without recomputing; ``config`` and ``panacea_version`` record how it was made.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from panacea._checks import invalid_file
-from panacea._io import atomic_write, read_text
+from panacea._io import atomic_write, read_json
 from panacea.formats import NumberFormat
 
 SCHEMA_VERSION = 1
@@ -91,6 +90,9 @@ class CostRecord(_Record):
     utilization: dict[str, float]
     dram_bits_read: int = Field(ge=0)
     dram_bits_written: int = Field(ge=0)
+    # bits read and written per on-chip memory ("<memory>.read" / ".write"); empty in results
+    # written before it was recorded
+    sram_bits: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     layers: list[LayerCost]
 
     @property
@@ -103,7 +105,7 @@ class Results(_Record):
     panacea_version: str
     created: str
     config: dict
-    model: dict[str, str]
+    model: dict[str, str | int]  # name, kind, source; parameters (results written since 0.1.0)
     data: dict
     fp32: dict[str, float]
     schemes: list[SchemeRecord]
@@ -153,10 +155,7 @@ class Results(_Record):
         path = Path(directory) / RESULTS_NAME
         if not path.is_file():
             raise ValueError(f"{directory} holds no {RESULTS_NAME}: run `panacea evaluate --out {directory}` first")
-        try:
-            doc = json.loads(read_text(path, "results"))
-        except (json.JSONDecodeError, RecursionError) as err:  # RecursionError: nested too deep
-            raise ValueError(f"{path} is not valid JSON: {err}") from err
+        doc = read_json(path, "results")
         if isinstance(doc, dict) and doc.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(
                 f"{path} has schema_version {doc.get('schema_version')!r}; this panacea reads {SCHEMA_VERSION}"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from rich.table import Table as RichTable
 
+from panacea.paper import paper_value
 from panacea.report.schema import CostRecord, Results
 
 MAIN_SCHEMES = ("dbs", "zpm", "zpm-paper", "asym", "optq4")  # Panacea's headline scheme, by preference
@@ -31,13 +32,17 @@ ENERGY_GROUPS = {
     "compute": ("multipliers", "accumulators", "compensators", "index_decoding", "post_processing"),
     "leakage": ("leakage",),
 }
-# The paper's GPT-2 / WikiText-2 figures (section V, Figs. 15-16): Panacea's energy efficiency over
-# each design, and each step's energy / throughput change in the ablation.
-PAPER_EE_GPT2 = {"sa-ws": 3.82, "sa-os": 3.07, "simd": 3.81, "sibia": 2.03}
-PAPER_ABLATION_GPT2 = {"+ZPM": (-0.10, 0.17), "+DBS": (-0.11, 0.12), "+DTP": (-0.089, 0.076)}
-# Fig. 19 (OPT-2.7B): Panacea's energy over Sibia's with 4-bit weights, and Sibia's latency over
-# Panacea's with 7- and 4-bit weights.
-PAPER_FIG19 = {"energy_4": 0.56, "latency": {7: 1.9, 4: 3.3}}
+
+
+def _paper_ee_gpt2() -> dict[str, float]:
+    """The paper's Fig. 16 energy-efficiency gains on GPT-2 over each design (panacea.paper)."""
+    return {d: paper_value(f"fig16-ee-{d}-gpt2") for d in ("sa-ws", "sa-os", "simd", "sibia")}
+
+
+def _paper_ablation(step: str) -> tuple[float, float] | None:
+    """Fig. 15's energy / throughput change of an ablation step on GPT-2 (panacea.paper)."""
+    key = {"+ZPM": "zpm", "+DBS": "dbs", "+DTP": "dtp"}.get(step)
+    return None if key is None else (paper_value(f"fig15-{key}-energy"), paper_value(f"fig15-{key}-throughput"))
 
 
 @dataclass
@@ -152,7 +157,7 @@ def accelerator_table(res: Results) -> Table:
         "workloads); TOPS: 2 x MACs / time; EE: TOPS/W.",
     ]
     if ref is not None:
-        paper = ", ".join(f"{DISPLAY[k]} {v}x" for k, v in PAPER_EE_GPT2.items())
+        paper = ", ".join(f"{DISPLAY[k]} {v}x" for k, v in _paper_ee_gpt2().items())
         notes.append(f"The paper's EE gains on GPT-2 / WikiText-2 (Fig. 16): {paper}.")
     return Table(f"{res.model['name']}: the accelerators on its workloads", cols, rows, notes)
 
@@ -190,7 +195,7 @@ def ablation_table(res: Results) -> Table | None:
     for label, c in steps:
         d_energy = "–" if prev is None else f"{c.energy_j / prev.energy_j - 1:+.1%}"
         d_tops = "–" if prev is None else f"{c.tops / prev.tops - 1:+.1%}"
-        paper = PAPER_ABLATION_GPT2.get(label)
+        paper = _paper_ablation(label)
         rows.append(
             [
                 f"{label} ({c.scheme})",
@@ -296,8 +301,8 @@ def fig19_table(res: Results) -> Table | None:
     notes = [
         "energy vs Sibia: Panacea's over Sibia's; lower latency: Sibia's over Panacea's; vs W7: each design's "
         "(Panacea / Sibia) over its own 7-bit run.",
-        f"The paper (OPT-2.7B, Fig. 19): Panacea uses {PAPER_FIG19['energy_4']:.0%} of Sibia's energy with 4-bit "
-        f"weights and has {PAPER_FIG19['latency'][7]}x / {PAPER_FIG19['latency'][4]}x lower latency with 7- / "
-        "4-bit weights.",
+        f"The paper (OPT-2.7B, Fig. 19): Panacea uses {paper_value('fig19-energy-w4'):.0%} of Sibia's energy with "
+        f"4-bit weights and has {paper_value('fig19-latency-w7')}x / {paper_value('fig19-latency-w4')}x lower latency "
+        "with 7- / 4-bit weights.",
     ]
     return Table(f"{res.model['name']}: 4-bit weights on both bit-slice designs (Fig. 19)", cols, rows, notes)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import json
-import tomllib
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from panacea._checks import first_error
+from panacea._checks import first_error, parse_toml, validated
 from panacea._io import read_text
 from panacea.aq.quantize import AQConfig
 from panacea.formats import BIT_SLICE_FORMATS, NumberFormat
@@ -142,19 +141,7 @@ def _toml(kind: str, folder: str, name_or_path: str | Path, shipped: tuple[str, 
         if not path.is_file():
             raise ValueError(f"{kind} {str(name_or_path)!r} is neither a shipped {kind} {list(shipped)} nor a file")
         text, where = read_text(path, kind), f"{kind} {path}"
-    try:
-        return tomllib.loads(text), where
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{where}: not valid TOML: {err}") from err
-
-
-def _validated(cls, data: dict, where: str):
-    """``data`` through its model, strictly, as JSON is validated (a TOML value has its type)."""
-    try:
-        return cls.model_validate_json(json.dumps(data, default=str), strict=True)
-    except ValidationError as err:
-        field, message = first_error(err)
-        raise ValueError(f"{where}: {message}" if field == "(top level)" else f"{where}: {field}: {message}") from err
+    return parse_toml(text, where), where
 
 
 def scheme_from_data(data: dict, where: str) -> Scheme:
@@ -169,7 +156,7 @@ def scheme_from_data(data: dict, where: str) -> Scheme:
         calibration = {"scheme": "sym", "zpm": "off", "dbs": False, **calibration}
     elif fmt == "bitslice-asym" and isinstance(calibration, dict):
         calibration = {"scheme": "asym", **calibration}
-    return _validated(_SCHEME_CLASSES[fmt], {**data, "calibration": calibration}, where)
+    return validated(_SCHEME_CLASSES[fmt], {**data, "calibration": calibration}, where)
 
 
 def load_scheme(name_or_path: str | Path) -> Scheme:
@@ -198,7 +185,7 @@ def load_schemes(names: Sequence[str | Path]) -> list[Scheme]:
 def load_profile(name_or_path: str | Path) -> Profile:
     """A shipped profile by name (:data:`SHIPPED_PROFILES`) or a TOML file."""
     data, where = _toml("profile", "profiles", name_or_path, SHIPPED_PROFILES)
-    return _validated(Profile, data, where)
+    return validated(Profile, data, where)
 
 
 # --------------------------------------------------------------------------- the schemes of a run
@@ -225,7 +212,7 @@ def resolve(
     data = own.model_dump(mode="json") | update
     data["overrides"] += [o.model_dump(mode="json", exclude_defaults=True) for o in extra]
     where = f"scheme {scheme.name} under profile {profile.name}" + (f" with {dict(changes)}" if changes else "")
-    calibration = _validated(CalibrationConfig, data, where)
+    calibration = validated(CalibrationConfig, data, where)
     return scheme.model_copy(update={"calibration": calibration})
 
 

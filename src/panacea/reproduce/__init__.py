@@ -1,0 +1,388 @@
+"""``panacea reproduce``: our numbers beside the paper's, claim by claim, and what moves them.
+
+For each model, ``panacea evaluate`` runs under both profiles (``paper``: our reading of the paper,
+per-tensor weights; ``accurate``: per-channel weights), sharing one cache, with the schemes every
+claim needs (:data:`SCHEMES`) on the paper's five designs; then the Fig. 13 sweep. Each claim of
+:mod:`panacea.paper` is computed (:mod:`panacea.reproduce.claims`) on the nearest model of the run
+(:func:`panacea.paper.nearest_model`) under each profile. Around the ``paper`` profile, each
+assumption of :mod:`panacea.reproduce.sensitivity` is varied on its own.
+
+Writes into ``OUT``: ``reproduce.json`` (:class:`Reproduction`, validated on load), ``reproduce.md``
+(the claims table, the sensitivity table, the tornado charts), ``tornado-MODEL.png``,
+``sweep.csv`` / ``sweep.png``, and per model and profile the full ``panacea evaluate`` output
+(``MODEL/PROFILE/``); ``cache/`` is shared by all of them (``--resume`` re-uses it).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+import panacea
+from panacea._checks import invalid_file
+from panacea._io import atomic_write, read_json, remove_orphans
+from panacea.evaluate import Cache, EvaluateConfig, SchemeRuns, check_output, evaluate_runs, run_schemes
+from panacea.hw.sweep import plot as plot_sweep
+from panacea.hw.sweep import sparsity_sweep, summary, write_csv
+from panacea.models.loaders import BUILTIN, LoadedModel, load_model, optional_models
+from panacea.paper import NO_MODEL, SYNTHETIC, Claim, nearest_model, paper
+from panacea.report import render
+from panacea.report.schema import Results
+from panacea.reproduce.claims import MODEL_METRICS, SENSITIVITY_METRICS, SWEEP_METRICS
+from panacea.reproduce.sensitivity import DESIGNS as COMPARED
+from panacea.reproduce.sensitivity import METRICS, comparison, shipped_assumptions
+from panacea.reproduce.sensitivity import SCHEMES as COMPARED_SCHEMES
+
+SCHEMES = ("sym", "asym", "zpm", "dbs", "optq4", "sym-optq4")  # Figs. 15, 16-17, 18(a), 19
+DESIGNS = ("panacea", "sibia", "simd", "sa-ws", "sa-os")
+PROFILES = ("paper", "accurate")
+MATCH = 0.25  # a number within +-25% of the paper's "matches"
+NOT_STATED = "not stated"  # the paper model of a claim that names none
+SCHEMA_VERSION = 1
+NAME = "reproduce.json"
+Progress = Callable[[str, int, int], None]
+
+
+def default_models() -> tuple[str, ...]:
+    """The shipped models, and every opt-in one that is installed (all-mpnet-base-v2)."""
+    return (*BUILTIN, *optional_models())
+
+
+class ReproduceConfig(BaseModel):
+    """What ``panacea reproduce`` runs. ``tokens`` ... ``batch_size``: as ``panacea evaluate``
+    takes them (causal LMs); ``sensitivity``: ``all`` assumptions, only the ``hardware`` ones
+    (no model run again), or ``none``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    models: tuple[str, ...] = Field(default_factory=default_models)
+    tokens: int = Field(default=8192, ge=2)
+    calib_tokens: int = Field(default=4096, ge=2)
+    seqlen: int = Field(default=512, ge=2)
+    batch_size: int = Field(default=4, ge=1)
+    sensitivity: Literal["all", "hardware", "none"] = "all"
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError(f"models must be distinct, at least one, got {list(v)}")
+        return v
+
+    def evaluate_config(
+        self,
+        model: str,
+        profile: str,
+        *,
+        schemes: tuple[str, ...] = SCHEMES,
+        accelerators: tuple[str, ...] = DESIGNS,
+        assumptions: dict | None = None,
+    ) -> EvaluateConfig:
+        return EvaluateConfig(
+            model=model,
+            schemes=schemes,
+            profile=profile,
+            assumptions=assumptions or {},
+            accelerators=accelerators,
+            tokens=self.tokens,
+            calib_tokens=self.calib_tokens,
+            seqlen=self.seqlen,
+            batch_size=self.batch_size,
+        )
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, ser_json_inf_nan="constants")
+
+
+class ClaimRow(_Record):
+    """One claim beside ours: ``ours``, ``ratio`` (ours / paper) and ``within`` (+-25%) per
+    profile; ``accuracy``: the accuracy of Panacea's scheme in the same run (``accuracy_metric``);
+    ``explained_by``: for a claim the sensitivity table varies, the assumption values that bring
+    the ``paper`` profile's number within 25% (or the closest one, and that none does)."""
+
+    id: str
+    claim: str
+    where: str
+    quote: str
+    unit: str
+    paper: float
+    paper_model: str
+    model: str
+    ours: dict[str, float | None]
+    ratio: dict[str, float | None]
+    within: dict[str, bool | None]
+    accuracy: dict[str, float | None] = Field(default_factory=dict)
+    accuracy_metric: str | None = None
+    rests_on: list[str] = Field(default_factory=list)
+    explained_by: str | None = None
+
+
+class SensitivityRow(_Record):
+    """Panacea's ``metric`` on ``model`` with one ``assumption`` at ``value`` (``base``: the paper
+    profile's value); ``change``: over the base; ``accuracy``: of the ``dbs`` scheme."""
+
+    assumption: str
+    value: str
+    base: bool
+    metric: str
+    model: str
+    ours: float
+    change: float
+    accuracy: float | None = None
+    accuracy_metric: str | None = None
+
+
+class Reproduction(_Record):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    panacea_version: str
+    created: str
+    config: dict
+    models: list[dict]
+    rows: list[ClaimRow]
+    sensitivity: list[SensitivityRow]
+    not_computed: list[dict[str, str]]
+    seconds: dict[str, float] = Field(default_factory=dict)
+
+    def save(self, directory: Path) -> Path:
+        path = Path(directory) / NAME
+        atomic_write(path, self.model_dump_json(indent=1).encode())
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Reproduction:
+        path = Path(directory) / NAME
+        if not path.is_file():
+            raise ValueError(f"{directory} holds no {NAME}: run `panacea reproduce --out {directory}` first")
+        try:
+            return cls.model_validate(read_json(path, "reproduction"))
+        except ValidationError as err:
+            raise invalid_file(path, err, "not a valid reproduction") from err
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _ratio(ours: float | None, paper_value: float) -> float | None:
+    return None if ours is None or paper_value == 0 else ours / paper_value
+
+
+def _accuracy(res: Results) -> tuple[str, float | None]:
+    metric = next(iter(res.fp32))
+    main = next((s for s in res.schemes if s.scheme == "dbs"), None)
+    return metric, None if main is None else main.metrics[metric]
+
+
+def _explanation(
+    claim: Claim, row_model: str, paper_ours: float | None, sensitivity: list[SensitivityRow]
+) -> str | None:
+    """For a claim whose metric the sensitivity table varies and whose ``paper`` profile number is
+    off by more than 25%: which single assumption values bring it within 25% of the paper's."""
+    metric = SENSITIVITY_METRICS.get((claim.metric, tuple(claim.args.get("designs", ()))))
+    if metric is None or paper_ours is None or abs(paper_ours / claim.paper - 1) <= MATCH:
+        return None
+    points = [r for r in sensitivity if r.model == row_model and r.metric == metric and not r.base]
+    if not points:
+        return None
+    close = [r for r in points if abs(r.ours / claim.paper - 1) <= MATCH]
+    if close:
+        return "; ".join(f"{r.assumption} = {r.value}: {r.ours:.2f}" for r in close)
+    best = min(points, key=lambda r: abs(r.ours / claim.paper - 1))
+    return f"no single assumption (closest: {best.assumption} = {best.value}: {best.ours:.2f})"
+
+
+def claim_rows(
+    results: dict[str, dict[str, Results]], sweep: dict[str, float], sensitivity: list[SensitivityRow]
+) -> tuple[list[ClaimRow], list[dict[str, str]]]:
+    """Every claim that applies to the models of ``results`` (model name -> profile -> results),
+    and those that do not (claim, why)."""
+    doc = paper()
+    ours_models = [(n, str(r[PROFILES[0]].model["kind"]), _parameters(r[PROFILES[0]])) for n, r in results.items()]
+    rows, skipped = [], []
+    for c in doc.claims:
+        if c.model == SYNTHETIC:
+            value = SWEEP_METRICS[c.metric](sweep, **c.args)
+            by_profile = {p: value for p in PROFILES}  # synthetic masks: no profile changes them
+            accuracy, metric, model, paper_model = {}, None, "synthetic (Fig. 13 sweep)", "synthetic"
+        else:
+            paper_model = NOT_STATED if c.model == NO_MODEL else doc.models[c.model].label
+            model = ours_models[0][0] if c.model == NO_MODEL else nearest_model(doc.models[c.model], ours_models)
+            if model is None:
+                kinds = " or ".join(doc.models[c.model].kinds)
+                skipped.append({"claim": f"{c.id}: {c.claim} ({paper_model})", "why": f"no {kinds} model in this run"})
+                continue
+            by_profile = {p: MODEL_METRICS[c.metric](results[model][p], **c.args) for p in PROFILES}
+            accuracy = {}
+            for p in PROFILES:
+                metric, accuracy[p] = _accuracy(results[model][p])
+        ratio = {p: _ratio(v, c.paper) for p, v in by_profile.items()}
+        rows.append(
+            ClaimRow(
+                id=c.id,
+                claim=c.claim,
+                where=c.where,
+                quote=c.quote,
+                unit=c.unit,
+                paper=c.paper,
+                paper_model=paper_model,
+                model=model,
+                ours=by_profile,
+                ratio=ratio,
+                within={p: None if r is None else abs(r - 1) <= MATCH for p, r in ratio.items()},
+                accuracy=accuracy,
+                accuracy_metric=metric,
+                rests_on=list(c.rests_on),
+                explained_by=_explanation(c, model, by_profile[PROFILES[0]], sensitivity),
+            )
+        )
+    skipped += [{"claim": n.claim, "why": n.why} for n in doc.not_computed]
+    return rows, skipped
+
+
+def _parameters(res: Results) -> int:
+    value = res.model.get("parameters")
+    if not isinstance(value, int):
+        raise ValueError(f"results of {res.model['name']} do not record the parameter count: run it again")
+    return value
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def sensitivity_rows(
+    model: str,
+    base: SchemeRuns,
+    rerun: Callable[[dict], SchemeRuns] | None,
+    progress: Progress | None = None,
+) -> list[SensitivityRow]:
+    """Every assumption of :func:`shipped_assumptions` at each value, on ``base`` (the ``paper``
+    profile's runs of ``model``); ``rerun(calibration changes)`` runs the schemes again (None:
+    values that change calibration are left out)."""
+    metric = next(iter(base.fp32))
+    base_metrics = comparison(base.captures)
+    base_accuracy = base.records["dbs"].metrics[metric]
+    out: list[SensitivityRow] = []
+
+    def add(assumption: str, value: str, is_base: bool, metrics: dict[str, float], accuracy: float) -> None:
+        for name in METRICS:
+            change = metrics[name] / base_metrics[name] - 1
+            out.append(
+                SensitivityRow(
+                    assumption=assumption,
+                    value=value,
+                    base=is_base,
+                    metric=name,
+                    model=model,
+                    ours=metrics[name],
+                    change=change,
+                    accuracy=accuracy,
+                    accuracy_metric=metric,
+                )
+            )
+
+    assumptions = shipped_assumptions()
+    todo = [(a, v) for a in assumptions for v in a.values if rerun is not None or not v.reruns]
+    done = 0
+    for a in assumptions:
+        add(a.name, a.base, True, base_metrics, base_accuracy)
+        for v in (v for b, v in todo if b is a):
+            runs = rerun(v.calibration) if v.reruns else base
+            add(a.name, v.label, False, comparison(runs.captures, v), runs.records["dbs"].metrics[metric])
+            done += 1
+            if progress:
+                progress("sensitivity", done, len(todo))
+    return out
+
+
+# --------------------------------------------------------------------------- the whole run
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).name).strip("-.") or "model"
+
+
+def reproduce(
+    config: ReproduceConfig, out: str | Path, *, resume: bool = False, progress: Progress | None = None
+) -> Reproduction:
+    """Run everything of the module docstring; writes ``OUT/reproduce.json`` and the rest."""
+    from panacea.reproduce.report import render as render_reproduction
+
+    started = time.perf_counter()
+    paper(), shipped_assumptions()  # the shipped data, validated before anything runs
+    out = check_output(Path(out))
+    cache = Cache(out / "cache", resume)
+    remove_orphans(out)
+    results: dict[str, dict[str, Results]] = {}
+    sensitivity: list[SensitivityRow] = []
+    dirs: dict[str, str] = {}
+    for model in config.models:
+        lm: LoadedModel = load_model(model)
+        slug = _slug(lm.name)
+        if slug in dirs.values():
+            slug = f"{slug}-{len(dirs)}"
+        dirs[lm.name] = slug
+        results[lm.name] = {}
+        runs: dict[str, SchemeRuns] = {}
+        for profile in PROFILES:
+            target = out / slug / profile
+            res, runs[profile] = evaluate_runs(
+                config.evaluate_config(model, profile), target, cache=cache, lm=lm, progress=progress
+            )
+            render(res, target)
+            results[lm.name][profile] = res
+        if config.sensitivity != "none":
+
+            def rerun(calibration: dict, model=model, lm=lm) -> SchemeRuns:
+                changed = config.evaluate_config(
+                    model,
+                    PROFILES[0],
+                    schemes=tuple(dict.fromkeys(COMPARED_SCHEMES.values())),
+                    accelerators=COMPARED,
+                    assumptions=calibration,
+                )
+                return run_schemes(changed, cache, lm=lm, progress=progress)
+
+            sensitivity += sensitivity_rows(
+                lm.name, runs[PROFILES[0]], rerun if config.sensitivity == "all" else None, progress
+            )
+
+    sweep = sparsity_sweep(progress=(lambda d, t: progress("sweep", d, t)) if progress else None)
+    write_csv(sweep, out / "sweep.csv")
+    plot_sweep(sweep, out / "sweep.png")
+    rows, skipped = claim_rows(results, summary(sweep), sensitivity)
+    models = [
+        {**{k: v for k, v in by[PROFILES[0]].model.items()}, "directory": dirs[name]} for name, by in results.items()
+    ]
+    repro = Reproduction(
+        panacea_version=panacea.__version__,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        config=config.model_dump(mode="json"),
+        models=models,
+        rows=rows,
+        sensitivity=sensitivity,
+        not_computed=skipped,
+        seconds={"total": time.perf_counter() - started},
+    )
+    repro.save(out)
+    render_reproduction(repro, out)
+    return repro
+
+
+__all__ = [
+    "DESIGNS",
+    "PROFILES",
+    "SCHEMES",
+    "ClaimRow",
+    "ReproduceConfig",
+    "Reproduction",
+    "SensitivityRow",
+    "claim_rows",
+    "reproduce",
+    "sensitivity_rows",
+]
