@@ -422,13 +422,13 @@ def report(
     Example: panacea report panacea-results
     """
     from panacea.report import Results, render
-    from panacea.reproduce import NAME, Reproduction
+    from panacea.reproduce import Reproduction
     from panacea.reproduce.report import console_table
     from panacea.reproduce.report import render as render_reproduction
 
     console = Console()
     try:
-        if (directory / NAME).is_file():
+        if (directory / Reproduction.NAME).is_file():
             repro = Reproduction.load(directory)
             render_reproduction(repro, directory)
             for table in console_table(repro):

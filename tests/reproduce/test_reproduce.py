@@ -119,3 +119,18 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, tmp_path
     assert result.exit_code == 2, result.output
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (out / "reproduce.json").exists()
+
+
+def test_report_rerenders_a_reproduction_without_recomputing(tiny_reproduction, tmp_path):
+    out, _ = tiny_reproduction
+    (tmp_path / "reproduce.json").write_bytes((out / "reproduce.json").read_bytes())
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "reproduce.md").read_text() == (out / "reproduce.md").read_text()
+    assert (tmp_path / "tornado-tiny-llama.png").stat().st_size > 0
+    (tmp_path / "reproduce.json").write_text(json.dumps({"schema_version": 99}))
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "schema_version 99; this panacea reads 1" in result.stderr
+    (tmp_path / "reproduce.json").write_text(json.dumps({"schema_version": 1, "rows": []}))
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "not a valid reproduction: panacea_version: Field required" in result.stderr

@@ -7,7 +7,7 @@ without recomputing; ``config`` and ``panacea_version`` record how it was made.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -19,17 +19,47 @@ SCHEMA_VERSION = 1
 RESULTS_NAME = "results.json"
 
 
-class _Record(BaseModel):
+class Record(BaseModel):
     # strict: JSON values have their types (no "3" for 3, no true for 1); NaN and infinities (a
     # collapsed model's perplexity) are written as JSON's NaN / Infinity so that they load again.
     model_config = ConfigDict(extra="forbid", strict=True, ser_json_inf_nan="constants")
+
+
+class VersionedFile(Record):
+    """A record saved as one JSON file ``NAME`` in an output directory, written by ``panacea
+    COMMAND`` and read back validated, with one clear error if it is missing, of another schema
+    version, or not ours."""
+
+    NAME: ClassVar[str]
+    WHAT: ClassVar[str]  # what the file is, in errors
+    COMMAND: ClassVar[str]
+    VERSION: ClassVar[int] = SCHEMA_VERSION
+
+    def save(self, directory: Path) -> Path:
+        path = Path(directory) / self.NAME
+        atomic_write(path, self.model_dump_json(indent=1).encode())
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path):
+        path = Path(directory) / cls.NAME
+        if not path.is_file():
+            raise ValueError(f"{directory} holds no {cls.NAME}: run `panacea {cls.COMMAND} --out {directory}` first")
+        doc = read_json(path, cls.WHAT)
+        if isinstance(doc, dict) and doc.get("schema_version") != cls.VERSION:
+            version = doc.get("schema_version")
+            raise ValueError(f"{path} has schema_version {version!r}; this panacea reads {cls.VERSION}")
+        try:
+            return cls.model_validate(doc)
+        except ValidationError as err:
+            raise invalid_file(path, err, f"not a valid {cls.WHAT}") from err
 
 
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-class SchemeRecord(_Record):
+class SchemeRecord(Record):
     """Accuracy of one quantization scheme and the sparsity / work of its GEMMs (mean over layers,
     and per layer in ``layers``), as :func:`panacea.schemes.run.run` measures them; ``format``:
     its number format (:data:`panacea.formats.NumberFormat`) and ``calibration`` its resolved
@@ -64,13 +94,13 @@ class SchemeRecord(_Record):
         return self
 
 
-class LayerCost(_Record):
+class LayerCost(Record):
     name: str
     cycles: int = Field(ge=0)
     energy_pj: float = Field(ge=0)
 
 
-class CostRecord(_Record):
+class CostRecord(Record):
     """One design on one scheme's workloads (``variant``: ``""`` as designed, ``"dtp-off"``,
     ``"zero-only"`` or ``"sym-on-panacea"``; see :mod:`panacea.evaluate`)."""
 
@@ -100,7 +130,11 @@ class CostRecord(_Record):
         return sum(self.energy_pj.values()) * 1e-12
 
 
-class Results(_Record):
+class Results(VersionedFile):
+    NAME = RESULTS_NAME
+    WHAT = "results file"
+    COMMAND = "evaluate"
+
     schema_version: Literal[1] = SCHEMA_VERSION
     panacea_version: str
     created: str
@@ -143,24 +177,3 @@ class Results(_Record):
             ),
             None,
         )
-
-    def save(self, directory: Path) -> Path:
-        path = Path(directory) / RESULTS_NAME
-        atomic_write(path, self.model_dump_json(indent=1).encode())
-        return path
-
-    @classmethod
-    def load(cls, directory: str | Path) -> Results:
-        """Read and validate ``DIR/results.json``; one clear error if it is missing or not ours."""
-        path = Path(directory) / RESULTS_NAME
-        if not path.is_file():
-            raise ValueError(f"{directory} holds no {RESULTS_NAME}: run `panacea evaluate --out {directory}` first")
-        doc = read_json(path, "results")
-        if isinstance(doc, dict) and doc.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(
-                f"{path} has schema_version {doc.get('schema_version')!r}; this panacea reads {SCHEMA_VERSION}"
-            )
-        try:
-            return cls.model_validate(doc)
-        except ValidationError as err:
-            raise invalid_file(path, err, "not a valid results file") from err

@@ -22,18 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import panacea
-from panacea._checks import invalid_file
-from panacea._io import atomic_write, read_json, remove_orphans
+from panacea._io import remove_orphans
 from panacea.evaluate import Cache, EvaluateConfig, SchemeRuns, check_output, evaluate_runs, run_schemes
 from panacea.hw.sweep import plot as plot_sweep
 from panacea.hw.sweep import sparsity_sweep, summary, write_csv
 from panacea.models.loaders import BUILTIN, LoadedModel, load_model, optional_models
 from panacea.paper import NO_MODEL, SYNTHETIC, Claim, nearest_model, paper
 from panacea.report import render
-from panacea.report.schema import Results
+from panacea.report.schema import Record, Results, VersionedFile
 from panacea.reproduce.claims import MODEL_METRICS, SENSITIVITY_METRICS, SWEEP_METRICS
 from panacea.reproduce.sensitivity import DESIGNS as COMPARED
 from panacea.reproduce.sensitivity import METRICS, comparison, shipped_assumptions
@@ -45,7 +44,6 @@ PROFILES = ("paper", "accurate")
 MATCH = 0.25  # a number within +-25% of the paper's "matches"
 NOT_STATED = "not stated"  # the paper model of a claim that names none
 SCHEMA_VERSION = 1
-NAME = "reproduce.json"
 Progress = Callable[[str, int, int], None]
 
 
@@ -97,11 +95,7 @@ class ReproduceConfig(BaseModel):
         )
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, ser_json_inf_nan="constants")
-
-
-class ClaimRow(_Record):
+class ClaimRow(Record):
     """One claim beside ours: ``ours``, ``ratio`` (ours / paper) and ``within`` (+-25%) per
     profile; ``accuracy``: the accuracy of Panacea's scheme in the same run (``accuracy_metric``);
     ``explained_by``: for a claim the sensitivity table varies, the assumption values that bring
@@ -124,7 +118,7 @@ class ClaimRow(_Record):
     explained_by: str | None = None
 
 
-class SensitivityRow(_Record):
+class SensitivityRow(Record):
     """Panacea's ``metric`` on ``model`` with one ``assumption`` at ``value`` (``base``: the paper
     profile's value); ``change``: over the base; ``accuracy``: of the ``dbs`` scheme."""
 
@@ -139,7 +133,14 @@ class SensitivityRow(_Record):
     accuracy_metric: str | None = None
 
 
-class Reproduction(_Record):
+class Reproduction(VersionedFile):
+    """``reproduce.json`` (module docstring)."""
+
+    NAME = "reproduce.json"
+    WHAT = "reproduction"
+    COMMAND = "reproduce"
+    VERSION = SCHEMA_VERSION
+
     schema_version: Literal[1] = SCHEMA_VERSION
     panacea_version: str
     created: str
@@ -149,21 +150,6 @@ class Reproduction(_Record):
     sensitivity: list[SensitivityRow]
     not_computed: list[dict[str, str]]
     seconds: dict[str, float] = Field(default_factory=dict)
-
-    def save(self, directory: Path) -> Path:
-        path = Path(directory) / NAME
-        atomic_write(path, self.model_dump_json(indent=1).encode())
-        return path
-
-    @classmethod
-    def load(cls, directory: str | Path) -> Reproduction:
-        path = Path(directory) / NAME
-        if not path.is_file():
-            raise ValueError(f"{directory} holds no {NAME}: run `panacea reproduce --out {directory}` first")
-        try:
-            return cls.model_validate(read_json(path, "reproduction"))
-        except ValidationError as err:
-            raise invalid_file(path, err, "not a valid reproduction") from err
 
 
 # --------------------------------------------------------------------------- claims
