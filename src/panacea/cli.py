@@ -165,6 +165,16 @@ class _StageProgress:
         self._bar.update(self._tasks[stage], completed=done)
 
 
+def _run_with_progress(console: Console, job):
+    """``job(progress)`` under stage progress bars; a missing model or data, bad input or an
+    unwritable output ends in one line (exit 2)."""
+    with _StageProgress(console) as progress:
+        try:
+            return job(progress)
+        except (ModelNotAvailable, ValueError, OSError) as err:
+            _fail(str(err))
+
+
 def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -347,11 +357,7 @@ def evaluate(
     except ValidationError as err:
         _fail(_validation_line(err))
     console = Console()
-    with _StageProgress(console) as progress:
-        try:
-            results = run_evaluate(config, out, resume=resume, progress=progress)
-        except (ModelNotAvailable, ValueError, OSError) as err:
-            _fail(str(err))
+    results = _run_with_progress(console, lambda progress: run_evaluate(config, out, resume=resume, progress=progress))
     render(results, out, console)
     cached = [s.scheme for s in results.schemes if s.cached]
     console.print(
@@ -401,11 +407,7 @@ def reproduce(
     except ValidationError as err:
         _fail(_validation_line(err))
     console = Console()
-    with _StageProgress(console) as progress:
-        try:
-            repro = run_reproduce(config, out, resume=resume, progress=progress)
-        except (ModelNotAvailable, ValueError, OSError) as err:
-            _fail(str(err))
+    repro = _run_with_progress(console, lambda progress: run_reproduce(config, out, resume=resume, progress=progress))
     for table in console_table(repro):
         console.print(table)
     console.print(f"{repro.seconds['total']:.0f} s; report: {out / 'reproduce.md'} (reproduce.json beside it)")

@@ -232,10 +232,14 @@ class Cache:
             log.warning("cache entry %s is damaged (%s): computing it again", path, err)
             return None
 
-    def write(self, path: Path, writer: Callable[[Path], None]) -> None:
-        """``writer(path)`` (atomic), remembered as written by this run."""
+    def write(self, path: Path, data: bytes | Callable[[Path], object]) -> None:
+        """``data`` written atomically to ``path`` (or ``data(path)``: a writer of its own, such as
+        :meth:`QuantRecipe.save`), remembered as written by this run."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer(path)
+        if isinstance(data, bytes):
+            atomic_write(path, data)
+        else:
+            data(path)
         self.written.add(path)
 
 
@@ -374,7 +378,7 @@ def run_schemes(
     fp32 = None if (todo and task.fp32_first) else cache.read(fp32_file, _load_metrics)
     if fp32 is None:
         fp32 = task.evaluate(lm.model, stage_progress(progress, "fp32"))
-        cache.write(fp32_file, lambda path: atomic_write(path, json.dumps(fp32).encode()))
+        cache.write(fp32_file, json.dumps(fp32).encode())
 
     # Bit-slice calibrations are cached as recipes; codebooks (arbitrary schemes) take seconds.
     recipes = {s.name: cache.read(dirs[s.name], QuantRecipe.load) for s in todo if isinstance(s, BitSliceScheme)}
@@ -390,8 +394,7 @@ def run_schemes(
     for s in todo:
         done = run(lm.model, task, s, calibrated[s.name], progress, variants=True)
         records[s.name], captures[s.name] = done.record, done.workloads
-        blob = workloads_to_bytes(done.workloads, done.record.model_dump())
-        cache.write(dirs[s.name] / "capture.safetensors", lambda path, blob=blob: atomic_write(path, blob))
+        cache.write(dirs[s.name] / "capture.safetensors", workloads_to_bytes(done.workloads, done.record.model_dump()))
 
     return SchemeRuns(
         model={"name": lm.name, "kind": lm.kind, "source": lm.source, "parameters": parameter_count(lm.model)},

@@ -29,6 +29,7 @@ import importlib.util
 import io
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,8 +142,6 @@ def _mpnet_dir() -> Path:
 
 def _installed_mpnet_parts() -> list[Path] | None:
     """The five zip parts where the part packages are installed (any ``sys.path`` entry), or None."""
-    import sys
-
     for entry in map(Path, sys.path):
         parts = [entry / _MPNET_PART.format(i=i) for i in range(1, _MPNET_PARTS + 1)]
         if all(p.is_file() for p in parts):

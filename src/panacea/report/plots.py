@@ -19,7 +19,8 @@ from panacea.report.tables import (
 )
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (every figure of panacea's reports)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
@@ -28,17 +29,18 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
+    """``fig`` as a PNG at ``path``, written atomically; the figure is closed."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     atomic_write(path, buf.getvalue())
     return path
 
 
 def fig14_sparsity(res: Results, path: Path) -> Path:
     """Per-layer top-slice vector sparsity of activations and weights, one line per scheme."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
     for s in (s for s in res.schemes if s.act_vector_sparsity is not None):  # the bit-slice schemes
         for ax, key in zip(axes, ("act_vector_sparsity", "weight_vector_sparsity"), strict=True):
@@ -51,7 +53,7 @@ def fig14_sparsity(res: Results, path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, ncol=2)
     axes[0].set_title(f"{res.model['name']}: top-slice vector sparsity per layer (cf. Fig. 14)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def fig15_energy(res: Results, path: Path) -> Path | None:
@@ -60,7 +62,7 @@ def fig15_energy(res: Results, path: Path) -> Path | None:
     bars += [(f"Panacea\n{label}", c) for label, c in ablation_steps(res)]
     if not bars:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(bars)), 4.5))
     bottom = [0.0] * len(bars)
     for group in ENERGY_GROUPS:
@@ -75,7 +77,7 @@ def fig15_energy(res: Results, path: Path) -> Path | None:
     twin.set_ylabel("throughput (TOPS)")
     twin.set_ylim(0, max(c.tops for _, c in bars) * 1.25)
     ax.set_title(f"{res.model['name']}: energy breakdown and ablation (cf. Fig. 15)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def fig16_baselines(res: Results, path: Path) -> Path | None:
@@ -84,7 +86,7 @@ def fig16_baselines(res: Results, path: Path) -> Path | None:
     ref = panacea_headline(res)
     if ref is None or len(runs) < 2:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, attr, label in ((axes[0], "tops_per_watt", "energy efficiency (TOPS/W)"), (axes[1], "tops", "TOPS")):
         values = [getattr(c, attr) for c in runs]
@@ -97,7 +99,7 @@ def fig16_baselines(res: Results, path: Path) -> Path | None:
         ax.set_ylabel(label)
         ax.set_ylim(0, max(values) * 1.2)
     fig.suptitle(f"{res.model['name']}: Panacea against the baselines (labels: Panacea / design; cf. Figs. 16-17)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def fig18_alternatives(res: Results, path: Path) -> Path | None:
@@ -105,7 +107,7 @@ def fig18_alternatives(res: Results, path: Path) -> Path | None:
     pairs = fig18_pairs(res)
     if not pairs:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     metric = next(iter(res.fp32))
     fig, axes = plt.subplots(1, len(pairs), figsize=(5.5 * len(pairs), 4), squeeze=False)
     for ax, (panel, label, aqs, other) in zip(axes[0], pairs, strict=True):
@@ -120,7 +122,7 @@ def fig18_alternatives(res: Results, path: Path) -> Path | None:
         ax.set_title(f"{panel} {label}", fontsize=9)
         ax.legend(fontsize=8)
     fig.suptitle(f"{res.model['name']} on Panacea (cf. Fig. 18)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 FIGURES = {

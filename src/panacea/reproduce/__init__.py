@@ -36,7 +36,7 @@ from panacea.report.schema import Record, Results, VersionedFile
 from panacea.reproduce.claims import MODEL_METRICS, SENSITIVITY_METRICS, SWEEP_METRICS
 from panacea.reproduce.sensitivity import DESIGNS as COMPARED
 from panacea.reproduce.sensitivity import METRICS, comparison, shipped_assumptions
-from panacea.reproduce.sensitivity import SCHEMES as COMPARED_SCHEMES
+from panacea.reproduce.sensitivity import SCHEME_NAMES as COMPARED_SCHEMES
 
 SCHEMES = ("sym", "asym", "zpm", "dbs", "optq4", "sym-optq4")  # Figs. 15, 16-17, 18(a), 19
 DESIGNS = ("panacea", "sibia", "simd", "sa-ws", "sa-os")
@@ -273,16 +273,16 @@ def sensitivity_rows(
             )
 
     assumptions = shipped_assumptions()
-    todo = [(a, v) for a in assumptions for v in a.values if rerun is not None or not v.reruns]
-    done = 0
+    todo = {a.name: [v for v in a.values if rerun is not None or not v.reruns] for a in assumptions}
+    total, done = sum(map(len, todo.values())), 0
     for a in assumptions:
         add(a.name, a.base, True, base_metrics, base_accuracy)
-        for v in (v for b, v in todo if b is a):
+        for v in todo[a.name]:
             runs = rerun(v.calibration) if v.reruns else base
             add(a.name, v.label, False, comparison(runs.captures, v), runs.records["dbs"].metrics[metric])
             done += 1
             if progress:
-                progress("sensitivity", done, len(todo))
+                progress("sensitivity", done, total)
     return out
 
 
@@ -328,7 +328,7 @@ def reproduce(
                 changed = config.evaluate_config(
                     model,
                     PROFILES[0],
-                    schemes=tuple(dict.fromkeys(COMPARED_SCHEMES.values())),
+                    schemes=COMPARED_SCHEMES,
                     accelerators=COMPARED,
                     assumptions=calibration,
                 )
@@ -342,9 +342,7 @@ def reproduce(
     write_csv(sweep, out / "sweep.csv")
     plot_sweep(sweep, out / "sweep.png")
     rows, skipped = claim_rows(results, summary(sweep), sensitivity)
-    models = [
-        {**{k: v for k, v in by[PROFILES[0]].model.items()}, "directory": dirs[name]} for name, by in results.items()
-    ]
+    models = [{**by[PROFILES[0]].model, "directory": dirs[name]} for name, by in results.items()]
     repro = Reproduction(
         panacea_version=panacea.__version__,
         created=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -9,7 +9,7 @@ from rich.table import Table as RichTable
 
 from panacea._io import atomic_write
 from panacea.paper import SYNTHETIC
-from panacea.report.plots import _pyplot, _save
+from panacea.report.plots import pyplot, save_figure
 from panacea.report.tables import METRIC_NAMES
 from panacea.reproduce import MATCH, NOT_STATED, PROFILES, ClaimRow, Reproduction, SensitivityRow
 from panacea.reproduce.sensitivity import METRICS
@@ -158,7 +158,7 @@ def tornado(repro: Reproduction, model: str, path: Path) -> Path | None:
     rows = [r for r in repro.sensitivity if r.model == model]
     if not rows:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(13, 8))
     for ax, metric in zip(axes.flat, METRICS, strict=True):
         by: dict[str, list[SensitivityRow]] = {}
@@ -181,7 +181,7 @@ def tornado(repro: Reproduction, model: str, path: Path) -> Path | None:
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(f"{Path(model).name}: sensitivity of the comparison to each assumption, around the paper profile")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def render(repro: Reproduction, out: str | Path) -> list[Path]:

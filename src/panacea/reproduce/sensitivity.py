@@ -22,6 +22,7 @@ from panacea.workload import Workload, with_index_bits
 
 DESIGNS = ("panacea", "sibia", "simd")  # what the metrics compare
 SCHEMES = {"panacea": "dbs", "sibia": "sym", "simd": "dbs"}  # each design's scheme (panacea evaluate's pairing)
+SCHEME_NAMES = tuple(dict.fromkeys(SCHEMES.values()))  # what a value that changes calibration runs again
 METRICS = ("speed-up over Sibia", "EE gain over Sibia", "speed-up over SIMD", "EE gain over SIMD")
 _WORKLOAD_FIELDS: dict[str, Callable[[Workload, int], Workload]] = {"index_bits": with_index_bits}
 
