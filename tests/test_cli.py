@@ -95,6 +95,9 @@ def test_cost_prints_every_design_and_accepts_a_user_spec(tmp_path):
     assert result.exit_code == 0, result.output
     for name in ("Panacea", "Panacea 8D", "Sibia", "TOPS/W", "cycles"):
         assert name in result.output
+    assert "Panacea 8D mapping (search, energy): sub_tile_rows=" in result.output
+    fixed = runner.invoke(app, ["cost", "--shape", "256x256x128", "--spec", "sa-os", "--mapping", "fixed"])
+    assert "SA-OS mapping (fixed, energy): " in fixed.output and "tile/block" in fixed.output
 
 
 @pytest.mark.parametrize(
@@ -103,6 +106,8 @@ def test_cost_prints_every_design_and_accepts_a_user_spec(tmp_path):
         (["cost", "--shape", "12x3"], "shape must look like NxKxM"),
         (["cost", "--spec", "tpu"], "neither a shipped design"),
         (["cost", "--energy", "/nonexistent.toml"], "is not a file"),
+        (["cost", "--mapping", "best"], "--mapping must be one of search, fixed, not 'best'"),
+        (["sweep", "--objective", "power"], "--objective must be one of energy, latency, edp"),
         (["sweep", "--levels", "0,2"], "levels must be comma-separated numbers in [0, 1]"),
         (["sweep", "--sizes", "big"], "sizes must be name=NxKxM items"),
         (["sweep", "--out", "/proc/panacea-sweep"], "cannot create the output directory"),

@@ -85,6 +85,9 @@ def test_writes_every_file_with_a_valid_schema(tiny_run, tiny_dir):
     assert len(layers) == 5 * 14  # 14 GEMMs of the tiny Llama (LM head left in floating point)
     costs = _csv_rows(out / "layer_costs.csv")
     assert len(costs) == len(res.costs) * 14
+    assert all(row["mapping"] and row["mapping_outer"] in ("weights", "activations") for row in costs)
+    assert {row["mapping_tile_tokens"] != "" for row in costs if row["design"] == "Panacea"} == {True}
+    assert res.config["mapping"] == "search" and all(layer.mapping for c in res.costs for layer in c.layers)
     report = (out / "report.md").read_text()
     assert all(f"]({name})" in report for name in FILES if name.endswith(".png"))
     for text in ("speed-up", "ablation (Fig. 15)", "Fig. 18 on Panacea", "report:"):

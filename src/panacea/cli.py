@@ -286,6 +286,10 @@ _CALIB_TOKENS = typer.Option(4096, min=2, help="Calibration tokens (causal LMs),
 _SEQLEN = typer.Option(512, min=2, help="Tokens per window (causal LMs).")
 _BATCH_SIZE = typer.Option(4, min=1, help="Windows per batch (causal LMs); a batch is one costed call.")
 _RESUME = typer.Option(False, help="Re-use calibration and captured workloads cached under OUT/cache.")
+_MAPPING = typer.Option(
+    "search", help="How each design maps each GEMM: search (the best mapping per layer) or fixed (the spec's tiles)."
+)
+_OBJECTIVE = typer.Option("energy", help="What the mapping search minimises: energy, latency or edp.")
 
 
 @app.command("evaluate")
@@ -328,6 +332,8 @@ def evaluate(
     paper_overrides: bool = typer.Option(
         True, help="The paper's mixed precision (12-bit Llama down_proj inputs, 10-bit GPT-2 MLP weights)."
     ),
+    mapping: str = _MAPPING,
+    objective: str = _OBJECTIVE,
 ) -> None:
     """The main job: calibrate, score each scheme, capture the workloads, cost them on every design.
 
@@ -353,6 +359,8 @@ def evaluate(
             batch_size=batch_size,
             paper_overrides=paper_overrides,
             energy=None if energy is None else str(energy),
+            mapping=mapping,
+            objective=objective,
         )
     except ValidationError as err:
         _fail(_validation_line(err))
@@ -383,6 +391,8 @@ def reproduce(
     seqlen: int = _SEQLEN,
     batch_size: int = _BATCH_SIZE,
     resume: bool = _RESUME,
+    mapping: str = _MAPPING,
+    objective: str = _OBJECTIVE,
 ) -> None:
     """The paper's claims beside ours, under the paper and accurate profiles, and their sensitivity.
 
@@ -403,6 +413,8 @@ def reproduce(
             seqlen=seqlen,
             batch_size=batch_size,
             sensitivity=sensitivity,
+            mapping=mapping,
+            objective=objective,
         )
     except ValidationError as err:
         _fail(_validation_line(err))
@@ -443,6 +455,15 @@ def report(
     console.print(f"report: {directory / 'report.md'}")
 
 
+def _check_mapping(mapping: str, objective: str) -> None:
+    from panacea.hw.mapping import check_choice
+
+    try:
+        check_choice(mapping, objective)
+    except ValueError as err:
+        _fail(f"--{err!s}")
+
+
 def _shape(text: str, what: str) -> tuple[int, int, int]:
     """``"NxKxM"`` -> (n, k, m)."""
     parts = text.lower().split("x")
@@ -471,6 +492,8 @@ def sweep(
     ),
     sizes: str = typer.Option("small=128x256x256,large=1024x768x768", help="Comma-separated name=NxKxM operand sizes."),
     seed: int = typer.Option(0, min=0, help="Seed of the random masks."),
+    mapping: str = _MAPPING,
+    objective: str = _OBJECTIVE,
 ) -> None:
     """The paper's Fig. 13: throughput of every design against weight and activation sparsity.
 
@@ -487,13 +510,16 @@ def sweep(
     grid = _floats(levels, "levels")
     if not shapes:
         _fail("sizes must name at least one name=NxKxM size")
+    _check_mapping(mapping, objective)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         _fail(f"cannot create the output directory {str(out)!r}: {err.strerror}")
     console = Console()
     with _StageProgress(console) as progress:
-        rows = sparsity_sweep(shapes, grid, seed=seed, progress=lambda d, t: progress("sweep", d, t))
+        rows = sparsity_sweep(
+            shapes, grid, seed=seed, progress=lambda d, t: progress("sweep", d, t), mapping=mapping, objective=objective
+        )
     try:
         write_csv(rows, out / "sweep.csv")
         plot(rows, out / "sweep.png")
@@ -555,8 +581,11 @@ def cost(
     weight_sparsity: float = typer.Option(0.5, min=0.0, max=1.0, help="Weight top-slice vector sparsity."),
     energy: Path | None = typer.Option(None, help="Energy table TOML (default: the shipped 28 nm one)."),
     seed: int = typer.Option(0, min=0, help="Seed of the random masks."),
+    mapping: str = _MAPPING,
+    objective: str = _OBJECTIVE,
 ) -> None:
-    """Cost one synthetic GEMM on each design: cycles, utilization, traffic, energy per component.
+    """Cost one synthetic GEMM on each design: cycles, utilization, traffic, energy per component,
+    and the mapping each design ran.
 
     Example: panacea cost --spec panacea --spec my_panacea.toml --shape 1024x768x3072
     """
@@ -564,8 +593,9 @@ def cost(
     from panacea.workload import synthetic_workload
 
     n, k, m = _shape(shape, "shape")
+    _check_mapping(mapping, objective)
     try:
-        models = [hw.load(s, energy) for s in specs]
+        models = [hw.load(s, energy, mapping=mapping, objective=objective) for s in specs]
     except (ValueError, OSError) as err:
         _fail(str(err))
     opts = dict(act_sparsity=act_sparsity, weight_sparsity=weight_sparsity, seed=seed)
@@ -600,3 +630,5 @@ def cost(
     for label, fmt in rows:
         table.add_row(label, *(fmt(c) for c in costs))
     console.print(table)
+    for c in costs:
+        console.print(f"{c.design} mapping ({mapping}, {objective}): {c.mapping.describe()}")

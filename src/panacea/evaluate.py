@@ -54,6 +54,7 @@ import panacea
 import panacea.hw as hw
 from panacea._checks import invalid_file
 from panacea._io import atomic_write, remove_orphans
+from panacea.hw.mapping import MappingMode, Objective
 from panacea.models.loaders import LoadedModel, load_model
 from panacea.quant import QuantRecipe
 from panacea.report.schema import CostRecord, LayerCost, Results, SchemeRecord
@@ -89,7 +90,8 @@ class EvaluateConfig(BaseModel):
     every scheme that leaves them unset (over the profile's defaults); ``paper_overrides``: apply
     the profile's per-architecture mixed precision. ``accelerators``: shipped designs or TOML spec
     files (unset: the shipped designs the schemes can run); ``energy``: an energy table TOML
-    (default: the shipped 28 nm one).
+    (default: the shipped 28 nm one); ``mapping`` / ``objective``: how each design maps each GEMM
+    (:mod:`panacea.hw.mapping`; results written before the mapper ran ``fixed``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -106,6 +108,8 @@ class EvaluateConfig(BaseModel):
     batch_size: int = Field(default=4, ge=1)
     paper_overrides: bool = True
     energy: str | None = None
+    mapping: MappingMode = "search"
+    objective: Objective = "energy"
 
     @model_validator(mode="before")
     @classmethod
@@ -184,7 +188,9 @@ def check_output(out: Path) -> Path:
 def load_accelerators(config: EvaluateConfig) -> dict[str, hw.CostModel]:
     """The cost model of every accelerator, checked against the schemes' formats before anything runs."""
     energy = None if config.energy is None else hw.load_energy(config.energy)
-    models = {name: hw.load(name, energy) for name in config.accelerators}
+    models = {
+        name: hw.load(name, energy, mapping=config.mapping, objective=config.objective) for name in config.accelerators
+    }
     schemes = load_schemes(config.schemes)
     for name, m in models.items():
         if not accepted(m.spec.formats, schemes):
@@ -285,7 +291,13 @@ def _cost_record(name: str, model: hw.CostModel, scheme: str, variant: str, work
         dram_bits_written=total.dram_bits_written,
         sram_bits=total.sram_bits,
         layers=[
-            LayerCost(name=w.name, cycles=c.cycles, energy_pj=sum(c.energy_pj.values()))
+            LayerCost(
+                name=w.name,
+                cycles=c.cycles,
+                energy_pj=sum(c.energy_pj.values()),
+                mapping=c.mapping.describe(),
+                mapping_fields=c.mapping.as_dict(),
+            )
             for w, c in zip(workloads, per_layer, strict=True)
         ],
     )
@@ -307,7 +319,13 @@ def cost_runs(
             first = main if main is not None else mine[0]
             runs.append((name, model, first, "", captures[first]["main"]))
         elif model.spec.kind == "panacea":
-            no_dtp = hw.model_for(hw.with_core(model.spec, dtp=False), model.energy) if model.spec.core.dtp else None
+            no_dtp = (
+                hw.model_for(
+                    hw.with_core(model.spec, dtp=False), model.energy, mapping=model.mapping, objective=model.objective
+                )
+                if model.spec.core.dtp
+                else None
+            )
             for s in mine:
                 runs.append((name, model, s, "", captures[s]["main"]))
                 if no_dtp is not None:

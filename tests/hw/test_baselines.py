@@ -12,7 +12,7 @@ ONE_PEA = with_core(load("sibia").spec, peas=1, tile_tokens=4, tile_k=16)
 
 def _sibia(act_sparsity: float, weight_sparsity: float):
     w = synthetic_workload(4, 16, 4, act_sparsity=act_sparsity, weight_sparsity=weight_sparsity, scheme="sym")
-    return model_for(ONE_PEA).run(w), w
+    return model_for(ONE_PEA, mapping="fixed").run(w), w
 
 
 def test_sibia_all_dense_one_tile():
@@ -42,7 +42,7 @@ def test_sibia_rejects_asymmetric_workloads():
 
 def test_simd_one_step():
     spec = with_core(load("simd").spec, units=2, lanes=4, tile_tokens=2)
-    cost = model_for(spec).run(synthetic_workload(2, 8, 2, act_sparsity=0.0, weight_sparsity=0.0))
+    cost = model_for(spec, mapping="fixed").run(synthetic_workload(2, 8, 2, act_sparsity=0.0, weight_sparsity=0.0))
     # 2 tokens x ceil(8 / 4) chunks + 4 pipeline cycles
     assert cost.cycles_compute == 8
     # both operands once (2 x 8 x 8 bits each, 1 cycle), the step, the 32-bit drain

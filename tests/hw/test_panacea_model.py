@@ -15,7 +15,7 @@ ONE_PEA = with_core(load("panacea").spec, peas=1, tile_tokens=4, tile_k=16)
 
 def _run(sparsity: float, m: int = 4, **core):
     w = synthetic_workload(4, 16, m, act_sparsity=sparsity, weight_sparsity=sparsity)
-    return model_for(with_core(ONE_PEA, **core)).run(w), w
+    return model_for(with_core(ONE_PEA, **core), mapping="fixed").run(w), w
 
 
 def test_all_dense_one_tile():
@@ -83,7 +83,7 @@ def test_more_dwos_speed_up_dense_work():
 
 def test_zero_point_at_zero_needs_no_compensation():
     w = synthetic_workload(4, 16, 4, act_sparsity=0.5, weight_sparsity=0.5, zero_point=0)
-    cost = model_for(ONE_PEA).run(w)
+    cost = model_for(ONE_PEA, mapping="fixed").run(w)
     assert cost.busy["compensator"] == 0
     assert cost.ops["compensators:compensator_mult"] == 0 == w.counts.compensation_mults
 
@@ -91,7 +91,7 @@ def test_zero_point_at_zero_needs_no_compensation():
 def test_sixteen_peas_share_the_activation_tile():
     # 16 sub-tiles in one m-tile: compute as for one PEA, the activation tile read once
     w = synthetic_workload(4, 16, 64, act_sparsity=0.0, weight_sparsity=0.0)
-    cost = model_for(with_core(ONE_PEA, peas=16)).run(w)
+    cost = model_for(with_core(ONE_PEA, peas=16), mapping="fixed").run(w)
     assert cost.cycles_compute == 12
     assert cost.sram_bits["amem.read"] == 16 * 20 + 256
 
@@ -117,4 +117,4 @@ def test_panacea_rejects_symmetric_workloads_and_other_vectors():
 def test_a_chunk_larger_than_the_wbuf_is_a_spec_error():
     w = synthetic_workload(4, 16, 4, act_sparsity=0.0, weight_sparsity=0.0)
     with pytest.raises(ValueError, match="wbuf_kb"):
-        model_for(with_core(ONE_PEA, wbuf_kb=0.01)).run(w)
+        model_for(with_core(ONE_PEA, wbuf_kb=0.01), mapping="fixed").run(w)

@@ -29,7 +29,7 @@ def test_dense_cycles_agree_with_scalesim(shape, cycles):
     n, m, k = shape
     w = synthetic_workload(n, k, m, act_sparsity=0.0, weight_sparsity=0.0)
     for flow, theirs in zip(("ws", "os"), cycles, strict=True):
-        ours = load(f"sa-{flow}").run(w).cycles_compute
+        ours = load(f"sa-{flow}", mapping="fixed").run(w).cycles_compute
         assert abs(ours - theirs) <= 0.05 * theirs  # the bar; in fact they are equal
         assert ours == theirs == scalesim_cycles(n, m, k, 32, 24, flow)
 
@@ -38,8 +38,8 @@ def test_weight_stationary_chunks_tokens_when_omem_is_short():
     # 1024 tokens x 24 columns of 32-bit partial sums = 96 KB; 48 KB holds half: two token chunks,
     # each paying the fold's fill and drain (2 x 32 + 24 - 2 cycles) again.
     w = synthetic_workload(1024, 64, 48, act_sparsity=0.0, weight_sparsity=0.0)
-    full = load("sa-ws").run(w)
-    half = model_for(with_memory(load("sa-ws").spec, omem_kb=48)).run(w)
+    full = load("sa-ws", mapping="fixed").run(w)
+    half = model_for(with_memory(load("sa-ws").spec, omem_kb=48), mapping="fixed").run(w)
     folds = 2 * 2  # ceil(64 / 32) K folds x ceil(48 / 24) column folds
     assert half.cycles_compute - full.cycles_compute == folds * (2 * 32 + 24 - 2)
 
@@ -64,4 +64,4 @@ def test_wide_operands_take_a_pass_per_byte():
 def test_a_spec_without_room_for_partial_sums_is_an_error():
     tiny = with_memory(load("sa-ws").spec, omem_kb=0.01)
     with pytest.raises(ValueError, match="omem_kb"):
-        model_for(tiny).run(synthetic_workload(8, 8, 24, act_sparsity=0.0, weight_sparsity=0.0))
+        model_for(tiny, mapping="fixed").run(synthetic_workload(8, 8, 24, act_sparsity=0.0, weight_sparsity=0.0))

@@ -27,7 +27,7 @@ def _model(name: str, case, draw_tiles: tuple[int, int, int]):
         wbuf_kb=64,
         psum_kb=64,
     )
-    return model_for(spec)
+    return model_for(spec, mapping="fixed")
 
 
 tiles_st = st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 30))
@@ -47,7 +47,7 @@ def _check_lanes(lanes, counts) -> None:
 def test_panacea_tiles_count_what_aqs_gemm_counts(case, tiles):
     w = gemm_workload(case.x, case.w, case.zero_point, **case.kwargs)
     model = _model("panacea", case, tiles)
-    t = model.tiles(w)
+    t = model.tiles(w, model.spec.core)
     _check_lanes(t.lanes, w.counts)
     cost = model.run(w)
     ops = cost.ops
@@ -77,7 +77,7 @@ def test_sibia_tiles_count_what_bitslice_gemm_counts(case, tiles):
         groups=case.groups,
     )
     model = _model("sibia", case, tiles)
-    t = model.tiles(w)
+    t = model.tiles(w, model.spec.core)
     _check_lanes(t.lanes, w.counts)
     assert model.run(w).ops["multipliers:mult_4x4"] == w.counts.mults
     # dense storage: what the GEMM reports as stored

@@ -4,7 +4,8 @@
 ``"aq-bitserial"``, or the path of a TOML spec) gives a :class:`CostModel`; ``model.run(workload)``
 (one :class:`~panacea.workload.Workload` or a list; an :class:`~panacea.workload.AQWorkload` for
 ``aq-bitserial``) gives a :class:`Cost`: cycles, traffic, operations, energy per component, TOPS
-and TOPS/W.
+and TOPS/W. Each GEMM runs the mapping a search picks for it (``mapping="search"``, the default;
+``"fixed"``: the spec's tiles), recorded in ``Cost.mapping`` (:mod:`panacea.hw.mapping`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from panacea.hw.bitserial import BitSerialModel
 from panacea.hw.cost import COMPONENTS, Cost
 from panacea.hw.energy import EnergyTable, load_energy
+from panacea.hw.mapping import MAPPING_MODES, OBJECTIVES, Mapping, MappingMode, Objective
 from panacea.hw.model import CostModel
 from panacea.hw.panacea import PanaceaModel
 from panacea.hw.sibia import SibiaModel
@@ -30,24 +32,40 @@ _MODELS: dict[str, type[CostModel]] = {
 }
 
 
-def model_for(spec: ArchSpecModel, energy: EnergyTable | None = None) -> CostModel:
-    """The cost model of a validated spec."""
-    return _MODELS[spec.kind](spec, energy)
+def model_for(
+    spec: ArchSpecModel,
+    energy: EnergyTable | None = None,
+    *,
+    mapping: MappingMode = "search",
+    objective: Objective = "energy",
+) -> CostModel:
+    """The cost model of a validated spec; ``mapping`` / ``objective``: :mod:`panacea.hw.mapping`."""
+    return _MODELS[spec.kind](spec, energy, mapping=mapping, objective=objective)
 
 
-def load(name_or_path: str | Path, energy: str | Path | EnergyTable | None = None) -> CostModel:
+def load(
+    name_or_path: str | Path,
+    energy: str | Path | EnergyTable | None = None,
+    *,
+    mapping: MappingMode = "search",
+    objective: Objective = "energy",
+) -> CostModel:
     """The cost model of a shipped design (``BUILTIN_SPECS``) or of a TOML spec file; ``energy``: an
-    energy table or its TOML file (default: the shipped 28 nm table)."""
+    energy table or its TOML file (default: the shipped 28 nm table); ``mapping``: ``"search"``
+    (default) or ``"fixed"``; ``objective``: ``"energy"`` (default), ``"latency"`` or ``"edp"``."""
     table = energy if isinstance(energy, EnergyTable) or energy is None else load_energy(energy)
-    return model_for(load_spec(name_or_path), table)
+    return model_for(load_spec(name_or_path), table, mapping=mapping, objective=objective)
 
 
 __all__ = [
     "BUILTIN_SPECS",
     "COMPONENTS",
+    "MAPPING_MODES",
+    "OBJECTIVES",
     "Cost",
     "CostModel",
     "EnergyTable",
+    "Mapping",
     "load",
     "load_energy",
     "load_spec",

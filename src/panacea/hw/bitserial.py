@@ -32,7 +32,9 @@ import torch
 
 from panacea.aq.codebook import uniform
 from panacea.hw.cost import Cost
-from panacea.hw.model import CostModel
+from panacea.hw.mapping import Tiling
+from panacea.hw.model import CostModel, Layout
+from panacea.hw.schedule import Timeline
 from panacea.hw.spec import BitSerialSpec
 from panacea.hw.systolic import fold_sizes
 from panacea.workload import AQWorkload, aq_workload
@@ -54,7 +56,7 @@ class BitSerialModel(CostModel):
     spec: BitSerialSpec
     workload_type = AQWorkload
 
-    def actions(self, w: AQWorkload) -> Cost:
+    def layout(self, w: AQWorkload, tiling: Tiling) -> Layout:
         core = self.spec.core
         if (w.block, w.run_bits) != (core.block, core.run_bits):
             raise ValueError(
@@ -67,15 +69,6 @@ class BitSerialModel(CostModel):
         outputs = fold_sizes(w.m, core.cols).repeat(g)  # [I]: channel folds, group by group
         tokens = fold_sizes(w.n, core.rows)  # [T]
         compute = torch.full((len(outputs), len(tokens)), float(chunks * steps + core.pipeline), dtype=torch.float64)
-        weight_tile = fold_sums(w.w_row_bits, core.cols).repeat(g) / g  # a row's bits are spread over its groups
-        tl, sram = self._stream_tiles(
-            compute,
-            weight_tile=weight_tile,
-            act_per_group=fold_sums(w.x_row_bits, core.rows) / g,
-            groups=g,
-            outputs=outputs,
-            tokens=tokens,
-        )
         weights_serial = w.serial == "weights"
         active = (w.n * w.w_nonzero if weights_serial else w.m * w.x_nonzero) * steps
         outputs_total = g * w.m * w.n
@@ -84,19 +77,31 @@ class BitSerialModel(CostModel):
         serial_cb, parallel_cb = (w.w_bits, w.x_bits) if weights_serial else (w.x_bits, w.w_bits)
         lut_bits = core.cols * 2**serial_cb * steps * DIGIT_BITS + core.rows * 2**parallel_cb * PARALLEL_BITS
         operand_bits = channel_folds * g * w.n * w.k * x_bits + token_folds * g * w.m * w.k * w_bits
-        return self._cost(
+
+        def finish(tl: Timeline, sram: dict[str, float]) -> Cost:
+            return self._cost(
+                w,
+                tl,
+                busy={"lane": active},
+                units={"lane": core.rows * core.cols * core.lanes},
+                ops={
+                    "multipliers:add_16": active,
+                    "accumulators:accumulate": outputs_total * chunks * steps,
+                    "index_decoding:index_decode": token_folds * w.w_entries + channel_folds * w.x_entries,
+                    "post_processing:ppu_output": outputs_total,
+                    "buffers:register_bits": operand_bits + lut_bits,
+                },
+                sram_bits=sram,
+            )
+
+        return self._stream_layout(
             w,
-            tl,
-            busy={"lane": active},
-            units={"lane": core.rows * core.cols * core.lanes},
-            ops={
-                "multipliers:add_16": active,
-                "accumulators:accumulate": outputs_total * chunks * steps,
-                "index_decoding:index_decode": token_folds * w.w_entries + channel_folds * w.x_entries,
-                "post_processing:ppu_output": outputs_total,
-                "buffers:register_bits": operand_bits + lut_bits,
-            },
-            sram_bits=sram,
+            compute,
+            weight_tile=fold_sums(w.w_row_bits, core.cols).repeat(g) / g,  # a row's bits are spread over its groups
+            act_per_group=fold_sums(w.x_row_bits, core.rows) / g,
+            outputs=outputs,
+            tokens=tokens,
+            finish=finish,
         )
 
 

@@ -26,6 +26,7 @@ operand registers of every vector outer product (``2 x vector x 4`` bits).
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from dataclasses import dataclass
 
@@ -33,8 +34,10 @@ import torch
 
 from panacea.formats import SLICE_BITS, weight_slice_count
 from panacea.hw.cost import Cost
-from panacea.hw.model import KB_BITS, CostModel
-from panacea.hw.spec import PanaceaSpec, SibiaSpec
+from panacea.hw.mapping import Tiling, tiling
+from panacea.hw.model import KB_BITS, CostModel, Layout
+from panacea.hw.schedule import Grid, Timeline
+from panacea.hw.spec import BitSliceCore, PanaceaSpec, SibiaSpec
 from panacea.hw.tiles import SliceTiles, slice_tiles
 from panacea.workload import Workload
 
@@ -66,6 +69,9 @@ def per_mtile(t: torch.Tensor, peas: int) -> torch.Tensor:
 
 class BitSliceModel(CostModel):
     spec: PanaceaSpec | SibiaSpec
+    scheme: str  # the workloads it runs ("asym" or "sym")
+    _last_tiles: tuple[Workload, tuple, SliceTiles] | None = None
+    _operands: tuple[Workload | None, dict] = (None, {})
 
     def memories(self) -> dict[str, tuple[float, int]]:
         core = self.spec.core
@@ -75,9 +81,11 @@ class BitSliceModel(CostModel):
             "psum": (core.psum_kb, core.peas),
         }
 
-    def _slice_tiles(self, w: Workload, *, x_slices: int, **operands) -> SliceTiles:
-        """:func:`~panacea.hw.tiles.slice_tiles` of ``w`` with this core's vectors and tiles."""
-        core = self.spec.core
+    def _slice_tiles(self, w: Workload, core: BitSliceCore, *, x_slices: int, **operands) -> SliceTiles:
+        """:func:`~panacea.hw.tiles.slice_tiles` of ``w`` with ``core``'s vectors and tiles (the
+        operands' per-chunk data kept for the workload's other tile shapes)."""
+        if self._operands[0] is not w:
+            self._operands = (w, {})
         return slice_tiles(
             weight_stored=w.weight_stored,
             act_stored=w.act_stored,
@@ -92,25 +100,67 @@ class BitSliceModel(CostModel):
             sub_tile_rows=core.sub_tile_rows,
             tile_tokens=core.tile_tokens,
             tile_k=core.tile_k,
+            operands=self._operands[1],
             **operands,
         )
 
     @abstractmethod
-    def tiles(self, w: Workload) -> SliceTiles:
-        """The workload's slice work per (sub-tile, tile) for this design."""
+    def tiles(self, w: Workload, core: BitSliceCore) -> SliceTiles:
+        """The workload's slice work per (sub-tile, tile) for this design, tiled as ``core`` says."""
 
     @abstractmethod
-    def plan(self, t: SliceTiles) -> Plan:
+    def x_slices(self, w: Workload) -> int:
+        """4-bit slices of an activation in this design's format."""
+
+    @abstractmethod
+    def plan(self, t: SliceTiles, core: BitSliceCore) -> Plan:
         """Schedule rows and their cycles per activation tile."""
 
     @abstractmethod
     def operations(self, w: Workload, t: SliceTiles) -> dict[str, float]:
         """Arithmetic actions (``"component:action"``) of the whole workload."""
 
-    def actions(self, w: Workload) -> Cost:
-        core, mem = self.spec.core, self.spec.memory
+    def fixed_tiling(self) -> Tiling:
+        core = self.spec.core
+        return tiling(sub_tile_rows=core.sub_tile_rows, tile_tokens=core.tile_tokens, tile_k=core.tile_k)
+
+    def _modes(self) -> list[dict]:
+        """Core modes the search tries beside the tile extents (Panacea: DTP on and off)."""
+        return [{}]
+
+    def tilings(self, w: Workload) -> list[Tiling]:
+        """Sub-tiles of one or two weight vectors per PEA; for each, the most tokens whose partial
+        sums fit PSUM (at most the layer's tokens) and the largest power-of-two K chunk whose
+        activations fit ABUF and whose weights fit WBUF, both dense (tiles that do not fill the
+        buffers are dominated: they only re-read more often), with the float32-exactness bound of
+        :mod:`panacea.hw.tiles`. A chunk whose compressed weights still overflow WBUF is dropped.
+        Four vectors per PEA (and so a quarter of the tokens) were never the best on 32 (GEMM,
+        sparsity) points of both designs and cost 1.04-4.1x the best energy, so they are not tried."""
+        self._check_scheme(w)
+        core, v = self.spec.core, self.spec.core.vector
+        w_bits, x_bits = weight_slice_count(w.w_bits) * SLICE_BITS, self.x_slices(w) * SLICE_BITS
+        out = [self.fixed_tiling()]
+        for mode in self._modes():
+            pairs = 2 if mode.get("dtp") else 1
+            for rows in (v, 2 * v):
+                tokens = math.floor(core.psum_kb * KB_BITS / (pairs * rows * core.accumulator_bits)) // v * v
+                tokens = min(tokens, math.ceil(w.n / v) * v)
+                tile_k = 1 << max(0, (w.k - 1).bit_length())  # no chunk beyond K
+                while tile_k > 1 and (
+                    tokens * tile_k * x_bits > core.abuf_kb * KB_BITS
+                    or pairs * rows * tile_k * w_bits > core.wbuf_kb * KB_BITS
+                    or (rows // v) * (tokens // v) * tile_k >= 2**24
+                ):
+                    tile_k //= 2
+                if tokens >= v:
+                    out.append(tiling(sub_tile_rows=rows, tile_tokens=tokens, tile_k=tile_k, **mode))
+        return list(dict.fromkeys(out))
+
+    def layout(self, w: Workload, tiling: Tiling) -> Layout:
+        core, mem = self.spec.core.model_copy(update=dict(tiling)), self.spec.memory
+        self._check_scheme(w)
         self._check_vector(w, core.vector, core.index_bits)
-        t = self.tiles(w)
+        t = self._tiles_of(w, core)
         wbuf_bits = core.wbuf_kb * KB_BITS
         largest = float(t.weight_bits.max())
         if largest > wbuf_bits:
@@ -118,7 +168,7 @@ class BitSliceModel(CostModel):
                 f"{self.name}: core.wbuf_kb={core.wbuf_kb} cannot hold a sub-tile chunk of {w.name!r} "
                 f"({largest / KB_BITS:.2f} KB for sub_tile_rows x tile_k): raise wbuf_kb or lower tile_k"
             )
-        plan = self.plan(t)
+        plan = self.plan(t, core)
         members = plan.members
         n_t = t.act_bits.shape[0]
         sub_bits = per_mtile(t.weight_bits.sum(1), core.peas)  # [I, P]
@@ -126,50 +176,65 @@ class BitSliceModel(CostModel):
         groups = torch.zeros(sub_bits.shape[0] * core.peas, w.groups, dtype=torch.float64)
         groups[torch.arange(len(t.group)), t.group] = 1.0
         row_groups = ((members @ groups.reshape(-1, core.peas, w.groups).amax(1)) > 0).to(torch.float64)
-        act_need = row_groups @ t.act_bits.t()  # [R, T]: the groups of each tile a row uses
         out_rows = members @ per_mtile(t.rows, core.peas).sum(1)
-        out_bits = out_rows[:, None] * t.tokens[None, :] * mem.output_bits
-        tl = self._schedule(
-            plan.compute,
+        layout = Grid(
+            compute=plan.compute,
+            weight_tile=row_bits,
             weight_need=row_bits[:, None].expand_as(plan.compute),
-            weight_tile_bits=row_bits,
-            act_need=act_need,
-            act_tile_bits=t.act_bits.sum(1),
-            out_bits=out_bits,
+            act_part=t.act_bits.t().to(torch.float64),  # [G, T]
+            fold_groups=row_groups,  # the groups of each tile a row uses
+            out_bits=out_rows[:, None] * t.tokens[None, :] * mem.output_bits,
             sub_steps=t.weight_bits.shape[1],
         )
-        # WMEM -> WBUF: once per load of the row if a PEA's share fits WBUF, else per activation tile
-        row_loads = tl.weight_loaded / row_bits.clamp(min=1.0)
+        act_read = float(layout.act_need.sum())
+        out_total = float(layout.out_bits.sum())
         resident = (members @ sub_bits) <= wbuf_bits  # [R, P]
-        row_reads = torch.where(resident, row_loads[:, None], float(n_t))
-        sub_reads = members.t() @ row_reads  # [I, P]: each m-tile is in one row
-        wmem_read = float((sub_bits * sub_reads).sum())
-        act_read = float(act_need.sum())
-        out_total = float(out_bits.sum())
-        entries = per_mtile(t.weight_entries.sum(1), core.peas) * sub_reads
+        act_entries = float((row_groups @ t.act_entries.t()).sum())
         ops = self.operations(w, t) | {
-            "index_decoding:index_decode": float(entries.sum() + (row_groups @ t.act_entries.t()).sum()),
             "post_processing:ppu_output": float(w.groups * w.m * w.n),
             "buffers:register_bits": 2 * core.vector * SLICE_BITS * float(t.total.sum(dtype=torch.float64)),
         }
-        return self._cost(
-            w,
-            tl,
-            busy=plan.busy,
-            units=plan.units,
-            ops=ops,
-            sram_bits={
-                "wmem.write": tl.weight_loads,
-                "wmem.read": wmem_read,
-                "amem.write": tl.act_loads,
-                "amem.read": act_read,
-                "omem.write": out_total,
-                "omem.read": out_total,
-            },
-            buffer_bits={
-                "wbuf.write": wmem_read,
-                "wbuf.read": float(t.weight_bits.sum()) * n_t,
-                "abuf.write": act_read,
-                "abuf.read": act_read,
-            },
-        )
+
+        def finish(tl: Timeline) -> Cost:
+            # WMEM -> WBUF: once per load of the row if a PEA's share fits WBUF, else per activation tile
+            row_loads = tl.weight_loaded / row_bits.clamp(min=1.0)
+            row_reads = torch.where(resident, row_loads[:, None], float(n_t))
+            sub_reads = members.t() @ row_reads  # [I, P]: each m-tile is in one row
+            wmem_read = float((sub_bits * sub_reads).sum())
+            entries = per_mtile(t.weight_entries.sum(1), core.peas) * sub_reads
+            return self._cost(
+                w,
+                tl,
+                busy=plan.busy,
+                units=plan.units,
+                ops=ops | {"index_decoding:index_decode": float(entries.sum()) + act_entries},
+                sram_bits={
+                    "wmem.write": tl.weight_loads,
+                    "wmem.read": wmem_read,
+                    "amem.write": tl.act_loads,
+                    "amem.read": act_read,
+                    "omem.write": out_total,
+                    "omem.read": out_total,
+                },
+                buffer_bits={
+                    "wbuf.write": wmem_read,
+                    "wbuf.read": float(t.weight_bits.sum()) * n_t,
+                    "abuf.write": act_read,
+                    "abuf.read": act_read,
+                },
+            )
+
+        return layout, finish
+
+    def _check_scheme(self, w: Workload) -> None:
+        if w.scheme != self.scheme:
+            kind = {"asym": "asymmetric", "sym": "symmetric"}[self.scheme]
+            raise ValueError(f"{self.name} runs {kind} ({self.scheme!r}) workloads; {w.name!r} is {w.scheme!r}")
+
+    def _tiles_of(self, w: Workload, core: BitSliceCore) -> SliceTiles:
+        """:meth:`tiles`, remembered for the last workload (a search tries several modes of one tiling)."""
+        key = (core.sub_tile_rows, core.tile_tokens, core.tile_k)
+        last = self._last_tiles
+        if last is None or last[0] is not w or last[1] != key:
+            self._last_tiles = last = (w, key, self.tiles(w, core))
+        return last[2]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from panacea.hw.energy import EnergyTable
+from panacea.hw.mapping import Mapping
 
 # Energy components, in the order reports show them.
 COMPONENTS = (
@@ -35,6 +36,7 @@ class Cost:
     ``busy``: cycle-slots each operator kind worked (utilization = busy / (count x cycles)).
     ``ops``: actions per unit; ``sram_bits``/``buffer_bits``: bits read and written per memory,
     keyed ``"<memory>.read"``/``"<memory>.write"``; ``energy_pj``: per component (:data:`COMPONENTS`).
+    ``mapping``: how the design ran the workload (:mod:`panacea.hw.mapping`).
     """
 
     design: str
@@ -52,6 +54,7 @@ class Cost:
     buffer_bits: dict[str, int] = field(default_factory=dict)
     energy_pj: dict[str, float] = field(default_factory=dict)
     workloads: int = 1
+    mapping: Mapping | None = None  # the mapping of one workload (None for a sum of several)
 
     @property
     def seconds(self) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -60,12 +60,7 @@ class SramTable(_Strict):
         return self
 
     def _interp(self, column: list[float], size_kb: float) -> float:
-        """Log-log interpolation (extrapolation at the ends) of ``column`` at ``size_kb``."""
-        x = math.log(max(size_kb, 1e-6))
-        xs = [math.log(s) for s in self.size_kb]
-        i = min(max(sum(1 for v in xs if v <= x) - 1, 0), len(xs) - 2)
-        y0, y1 = math.log(column[i]), math.log(column[i + 1])
-        return math.exp(y0 + (y1 - y0) * (x - xs[i]) / (xs[i + 1] - xs[i]))
+        return _log_log(tuple(self.size_kb), tuple(column), size_kb)
 
     def read(self, size_kb: float) -> float:
         return self._interp(self.read_pj_bit, size_kb)
@@ -75,6 +70,16 @@ class SramTable(_Strict):
 
     def leakage(self, size_kb: float) -> float:
         return self._interp(self.leakage_mw, size_kb)
+
+
+@lru_cache(maxsize=1024)  # a cost model prices the same few memories for every candidate mapping
+def _log_log(sizes: tuple[float, ...], column: tuple[float, ...], size_kb: float) -> float:
+    """Log-log interpolation (extrapolation at the ends) of ``column`` at ``size_kb``."""
+    x = math.log(max(size_kb, 1e-6))
+    xs = [math.log(s) for s in sizes]
+    i = min(max(sum(1 for v in xs if v <= x) - 1, 0), len(xs) - 2)
+    y0, y1 = math.log(column[i]), math.log(column[i + 1])
+    return math.exp(y0 + (y1 - y0) * (x - xs[i]) / (xs[i + 1] - xs[i]))
 
 
 class DramEnergy(_Strict):

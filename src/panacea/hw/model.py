@@ -10,30 +10,56 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 
 import torch
 
 from panacea.hw.cost import Cost
 from panacea.hw.energy import EnergyTable, load_energy
-from panacea.hw.schedule import Timeline, run_tiles
+from panacea.hw.mapping import (
+    SEARCH_ROWS,
+    Mapping,
+    MappingMode,
+    Objective,
+    Tiling,
+    check_choice,
+    sample_rows,
+    score,
+    workload_key,
+)
+from panacea.hw.schedule import Blocking, Grid, Timeline, blockings, fits, fixed_blocking, grid, timeline
 from panacea.hw.spec import ArchSpecModel
 from panacea.workload import AQWorkload, Workload
 
 KB_BITS = 8 * 1024
 
+Layout = tuple[Grid, Callable[[Timeline], Cost]]
+
 
 class CostModel(ABC):
     """One accelerator design (``spec``) with an energy table (the shipped 28 nm one by default).
 
+    ``mapping``: ``"search"`` (default: the best mapping per GEMM for ``objective``, module
+    :mod:`panacea.hw.mapping`) or ``"fixed"`` (the spec's tile fields, one tile per block);
     ``workload_type``: the workloads it runs (:class:`~panacea.workload.Workload`, or
     :class:`~panacea.workload.AQWorkload` for the arbitrary-quantization design)."""
 
     workload_type: type = Workload
 
-    def __init__(self, spec: ArchSpecModel, energy: EnergyTable | None = None):
+    def __init__(
+        self,
+        spec: ArchSpecModel,
+        energy: EnergyTable | None = None,
+        *,
+        mapping: MappingMode = "search",
+        objective: Objective = "energy",
+    ):
+        check_choice(mapping, objective)
         self.spec = spec
         self.energy = load_energy() if energy is None else energy
+        self.mapping, self.objective = mapping, objective
+        self._choices: dict[tuple, tuple[Tiling, Blocking]] = {}
 
     @property
     def name(self) -> str:
@@ -49,9 +75,107 @@ class CostModel(ABC):
         """Static power of the on-chip memories (CACTI leakage by size); logic leakage not modelled."""
         return sum(count * self.energy.sram.leakage(kb) for kb, count in self.memories().values())
 
+    # -- what each design provides ------------------------------------------------------------
+
     @abstractmethod
-    def actions(self, w: Workload) -> Cost:
-        """Cycles, traffic and operations of one workload (``energy_pj`` still empty)."""
+    def layout(self, w, tiling: Tiling) -> Layout:
+        """The workload's step grid under ``tiling`` and the function that turns a timeline of it
+        into the workload's actions (a :class:`Cost` with ``energy_pj`` still empty). Raises
+        ``ValueError`` if the tiling does not fit the hardware."""
+
+    def fixed_tiling(self) -> Tiling:
+        """The spec's own tile fields (the ``fixed`` mapping's tiling)."""
+        return ()
+
+    def tilings(self, w) -> list[Tiling]:
+        """The tilings the search tries (the fixed one first)."""
+        return [self.fixed_tiling()]
+
+    # -- mapping ---------------------------------------------------------------------------------
+
+    def actions(self, w) -> Cost:
+        """Cycles, traffic and operations of one workload under its mapping (``energy_pj`` empty).
+
+        A workload whose kind was searched before re-uses that tiling and blocking; if its own
+        masks make the tiles overflow a buffer it is searched on its own, and if the blocking no
+        longer fits the SRAMs, the tiling's blockings are tried again on its sizes."""
+        if self.mapping == "fixed":
+            return self.fixed(w)
+        key = workload_key(w)
+        if key in self._choices:
+            tiling, blocking = self._choices[key]
+            try:
+                layout = self.layout(w, tiling)
+            except ValueError:  # this layer's masks overflow the chosen tiles: search it on its own
+                return self._search_large(w)
+            if fits(layout[0], blocking, **self._capacities()):
+                return self._finished(layout[1], self._timeline(layout[0], blocking), tiling)
+            return self.search(w, list(self.candidates(w, [tiling])))  # its blocking, for its sizes
+        best = self._search_large(w)
+        self._choices[key] = (best.mapping.tiling, best.mapping.blocking)
+        return best
+
+    def _search_large(self, w) -> Cost:
+        """:meth:`search`, with the tilings of a GEMM of more than :data:`SEARCH_ROWS` output
+        channels tried on its first ones (a tiling's effect repeats along the output channels):
+        the tiling found there and the fixed one are then costed on the whole GEMM, with every
+        blocking, and the better kept."""
+        tilings = self.tilings(w)
+        sample = sample_rows(w, SEARCH_ROWS)
+        if sample is None or len(tilings) < 3:
+            return self.search(w)
+        chosen = self.search(sample).mapping.tiling
+        return self.search(w, list(self.candidates(w, [self.fixed_tiling(), chosen])))
+
+    def fixed(self, w) -> Cost:
+        """``w`` under the fixed mapping: the spec's tiling, one tile per block, the loop order
+        that moves fewer DRAM bits."""
+        tiling = self.fixed_tiling()
+        g, finish = self.layout(w, tiling)
+        tls = [self._timeline(g, b) for b in fixed_blocking(g, **self._capacities())]
+        return self._finished(finish, min(tls, key=lambda t: t.dram_read + t.dram_written), tiling)
+
+    def candidates(self, w, tilings: Sequence[Tiling] | None = None) -> Iterator[tuple[Tiling, Layout, list[Blocking]]]:
+        """Every tiling (of ``tilings``, default :meth:`tilings`) that fits the hardware with its
+        layout and the blockings worth trying (the fixed mapping's among them)."""
+        caps = self._capacities()
+        fixed = self.fixed_tiling()
+        for tiling in dict.fromkeys(self.tilings(w) if tilings is None else tilings):
+            try:
+                layout = self.layout(w, tiling)
+            except ValueError:
+                if tiling == fixed:
+                    raise
+                continue
+            extra = fixed_blocking(layout[0], **caps) if tiling == fixed else []
+            yield tiling, layout, list(dict.fromkeys([*extra, *blockings(layout[0], **caps)]))
+
+    def search(self, w, space: Sequence[tuple[Tiling, Layout, list[Blocking]]] | None = None) -> Cost:
+        """The cheapest mapping of ``w`` for the model's objective over ``space`` (default: every
+        candidate); ties keep the earlier one (the fixed mapping comes first)."""
+        sizes = {name: kb for name, (kb, _) in self.memories().items()}
+        best, best_score = None, math.inf
+        for tiling, (g, finish), options in space if space is not None else self.candidates(w):
+            for blocking in options:
+                cost = self._finished(finish, self._timeline(g, blocking), tiling)
+                priced = cost.priced(self.energy, memory_kb=sizes, leakage_mw=self.leakage_mw)
+                s = score(sum(priced.energy_pj.values()), cost.cycles, self.objective)
+                if s < best_score:
+                    best, best_score = cost, s
+        if best is None:
+            raise ValueError(f"{self.name}: no mapping of {w.name!r} fits the hardware")
+        return best
+
+    def _capacities(self) -> dict[str, float]:
+        mem = self.spec.memory
+        return {"wmem_bits": mem.wmem_kb * KB_BITS, "amem_bits": mem.amem_kb * KB_BITS}
+
+    def _timeline(self, g: Grid, blocking: Blocking) -> Timeline:
+        return timeline(g, blocking, **self._capacities(), dram_bits_per_cycle=self.spec.memory.dram_bits_per_cycle)
+
+    @staticmethod
+    def _finished(finish: Callable[[Timeline], Cost], tl: Timeline, tiling: Tiling) -> Cost:
+        return replace(finish(tl), mapping=Mapping(tiling, tl.blocking, tl.inner))
 
     def run(self, workload: Workload | AQWorkload | Sequence[Workload | AQWorkload]) -> Cost:
         """Cost of one workload, or of a list of them run one after the other."""
@@ -67,52 +191,47 @@ class CostModel(ABC):
             total = total + c
         return total
 
-    def _schedule(self, compute: torch.Tensor, **tiles) -> Timeline:
-        """:func:`~panacea.hw.schedule.run_tiles` with this design's WMEM, AMEM and DRAM bandwidth."""
-        mem = self.spec.memory
-        return run_tiles(
-            compute,
-            wmem_bits=mem.wmem_kb * KB_BITS,
-            amem_bits=mem.amem_kb * KB_BITS,
-            dram_bits_per_cycle=mem.dram_bits_per_cycle,
-            **tiles,
-        )
-
-    def _stream_tiles(
+    def _stream_layout(
         self,
+        w,
         compute: torch.Tensor,
         *,
         weight_tile: torch.Tensor,
         act_per_group: torch.Tensor,
-        groups: int,
         outputs: torch.Tensor,
         tokens: torch.Tensor,
-    ) -> tuple[Timeline, dict[str, float]]:
-        """Schedule steps ``(i, t)`` that each read all of weight tile ``i`` (``outputs[i]`` channels)
-        and their group's part of token tile ``t`` (``tokens[t]`` tokens), writing their outputs
-        once; returns the timeline and the SRAM traffic (WMEM/AMEM written by the DRAM loads, read by
-        every step; OMEM written and read once per output bit)."""
-        weight_need = weight_tile[:, None].expand_as(compute)
-        act_need = act_per_group[None, :].expand_as(compute)
+        finish: Callable[[Timeline, dict[str, float]], Cost],
+    ) -> Layout:
+        """The grid of steps ``(i, t)`` that each read all of weight tile ``i`` (``outputs[i]``
+        channels, one group each, group by group) and their group's part of token tile ``t``
+        (``tokens[t]`` tokens), writing their outputs once; ``finish`` gets the timeline and the
+        SRAM traffic (WMEM/AMEM written by the DRAM loads, read by every step; OMEM written and
+        read once per output bit)."""
+        g = w.groups
         out_bits = outputs[:, None] * tokens[None, :] * self.spec.memory.output_bits
-        tl = self._schedule(
+        layout = grid(
             compute,
-            weight_need=weight_need,
-            weight_tile_bits=weight_tile,
-            act_need=act_need,
-            act_tile_bits=act_per_group * groups,
+            weight_tile=weight_tile,
+            act_per_group=act_per_group,
+            tile_group=torch.arange(g).repeat_interleave(len(outputs) // g),
+            groups=g,
             out_bits=out_bits,
         )
         out_total = float(out_bits.sum())
-        sram = {
-            "wmem.write": tl.weight_loads,
-            "wmem.read": float(weight_need.sum()),
-            "amem.write": tl.act_loads,
-            "amem.read": float(act_need.sum()),
-            "omem.write": out_total,
-            "omem.read": out_total,
-        }
-        return tl, sram
+        reads = {"wmem.read": float(layout.weight_need.sum()), "amem.read": float(layout.act_need.sum())}
+
+        def done(tl: Timeline) -> Cost:
+            sram = {
+                "wmem.write": tl.weight_loads,
+                "wmem.read": reads["wmem.read"],
+                "amem.write": tl.act_loads,
+                "amem.read": reads["amem.read"],
+                "omem.write": out_total,
+                "omem.read": out_total,
+            }
+            return finish(tl, sram)
+
+        return layout, done
 
     def _check_vector(self, w: Workload, vector: int, index_bits: int) -> None:
         if w.vector != vector or w.index_bits != index_bits:

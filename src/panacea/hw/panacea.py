@@ -26,8 +26,9 @@ import torch
 
 from panacea.formats import act_slice_count, ho_shift
 from panacea.hw.bitslice import BitSliceModel, Plan, per_mtile, step_cycles
+from panacea.hw.mapping import Tiling
 from panacea.hw.model import KB_BITS
-from panacea.hw.spec import PanaceaSpec
+from panacea.hw.spec import BitSliceCore, PanaceaCore, PanaceaSpec
 from panacea.hw.tiles import SliceTiles
 from panacea.workload import Workload
 
@@ -38,16 +39,23 @@ def _compensates(w: Workload) -> bool:
 
 class PanaceaModel(BitSliceModel):
     spec: PanaceaSpec
+    scheme = "asym"
 
-    def tiles(self, w: Workload) -> SliceTiles:
-        if w.scheme != "asym":
-            raise ValueError(f"Panacea runs asymmetric ('asym') workloads; {w.name!r} is {w.scheme!r}")
+    def x_slices(self, w: Workload) -> int:
+        return act_slice_count(w.x_bits)
+
+    def fixed_tiling(self) -> Tiling:
+        return (*super().fixed_tiling(), ("dtp", self.spec.core.dtp))
+
+    def _modes(self) -> list[dict]:
+        return [{"dtp": True}, {"dtp": False}] if self.spec.core.dtp else [{"dtp": False}]
+
+    def tiles(self, w: Workload, core: BitSliceCore) -> SliceTiles:
         return self._slice_tiles(
-            w, x_slices=act_slice_count(w.x_bits), w_skip=True, x_skip=True, compensate=_compensates(w), compressed=True
+            w, core, x_slices=self.x_slices(w), w_skip=True, x_skip=True, compensate=_compensates(w), compressed=True
         )
 
-    def plan(self, t: SliceTiles) -> Plan:
-        core = self.spec.core
+    def plan(self, t: SliceTiles, core: PanaceaCore) -> Plan:
         nd, ns = core.dwo_per_pea, core.swo_per_pea
         rate = core.compensators_per_pea * core.compensator_saccs
         d, s, c = (per_mtile(x, core.peas) for x in (t.dynamic, t.ll, t.compensate))  # [I, P, T, C]

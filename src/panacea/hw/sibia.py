@@ -14,29 +14,31 @@ import torch
 from panacea.formats import weight_slice_count
 from panacea.gemm.slice_level import sibia_skip
 from panacea.hw.bitslice import BitSliceModel, Plan, per_mtile, step_cycles
-from panacea.hw.spec import SibiaSpec
+from panacea.hw.spec import BitSliceCore, SibiaCore, SibiaSpec
 from panacea.hw.tiles import SliceTiles
 from panacea.workload import Workload
 
 
 class SibiaModel(BitSliceModel):
     spec: SibiaSpec
+    scheme = "sym"
 
-    def tiles(self, w: Workload) -> SliceTiles:
-        if w.scheme != "sym":
-            raise ValueError(f"Sibia runs symmetric ('sym') workloads; {w.name!r} is {w.scheme!r}")
+    def x_slices(self, w: Workload) -> int:
+        return weight_slice_count(w.x_bits)  # SBR activations
+
+    def tiles(self, w: Workload, core: BitSliceCore) -> SliceTiles:
         skip = sibia_skip(w.act_stored, w.weight_stored)
         return self._slice_tiles(
             w,
-            x_slices=weight_slice_count(w.x_bits),  # SBR activations
+            core,
+            x_slices=self.x_slices(w),
             w_skip=skip == "weights",
             x_skip=skip == "activations",
             compensate=False,
             compressed=False,
         )
 
-    def plan(self, t: SliceTiles) -> Plan:
-        core = self.spec.core
+    def plan(self, t: SliceTiles, core: SibiaCore) -> Plan:
         work = per_mtile(t.total, core.peas)
         compute = step_cycles(torch.ceil(work / core.operators_per_pea))
         units = {"operator": core.peas * core.operators_per_pea}

@@ -14,44 +14,52 @@ from __future__ import annotations
 import math
 
 from panacea.hw.cost import Cost
-from panacea.hw.model import CostModel, passes
+from panacea.hw.mapping import Tiling
+from panacea.hw.model import CostModel, Layout, passes
+from panacea.hw.schedule import Timeline
 from panacea.hw.spec import SimdSpec
 from panacea.hw.systolic import OPERAND_BITS, fold_sizes
 from panacea.workload import Workload
 
 
 class SimdModel(CostModel):
+    """The token tile is the units' accumulators (``core.tile_tokens``, hardware, not mapping):
+    fewer tokens per tile only add pipeline drains and weight reads, so the mapper searches the
+    blocking above the core."""
+
     spec: SimdSpec
 
-    def actions(self, w: Workload) -> Cost:
+    def layout(self, w: Workload, tiling: Tiling) -> Layout:
         core = self.spec.core
-        g = w.groups
         p = passes(w.x_bits) * passes(w.w_bits)
         k_eff = w.k * p
         macs = w.macs * p
-        outputs = fold_sizes(w.m, core.units).repeat(g)  # [I]
+        outputs = fold_sizes(w.m, core.units).repeat(w.groups)  # [I]
         tokens = fold_sizes(w.n, core.tile_tokens)  # [T]
         compute = tokens[None, :] * math.ceil(k_eff / core.lanes) + core.pipeline
         compute = compute.expand(len(outputs), -1).clone()
-        weight_tile = outputs * k_eff * OPERAND_BITS
-        tl, sram = self._stream_tiles(
+
+        def finish(tl: Timeline, sram: dict[str, float]) -> Cost:
+            return self._cost(
+                w,
+                tl,
+                busy={"mac": macs},
+                units={"mac": core.units * core.lanes},
+                ops={
+                    "multipliers:mult_8x8": macs,
+                    "accumulators:accumulate": macs,
+                    "post_processing:ppu_output": w.groups * w.m * w.n,
+                    "buffers:register_bits": 2 * OPERAND_BITS * macs,
+                },
+                sram_bits=sram,
+            )
+
+        return self._stream_layout(
+            w,
             compute,
-            weight_tile=weight_tile,
+            weight_tile=outputs * k_eff * OPERAND_BITS,
             act_per_group=tokens * k_eff * OPERAND_BITS,
-            groups=g,
             outputs=outputs,
             tokens=tokens,
-        )
-        return self._cost(
-            w,
-            tl,
-            busy={"mac": macs},
-            units={"mac": core.units * core.lanes},
-            ops={
-                "multipliers:mult_8x8": macs,
-                "accumulators:accumulate": macs,
-                "post_processing:ppu_output": w.groups * w.m * w.n,
-                "buffers:register_bits": 2 * OPERAND_BITS * macs,
-            },
-            sram_bits=sram,
+            finish=finish,
         )

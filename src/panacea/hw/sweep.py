@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 
 from panacea._io import atomic_write
 from panacea.hw import Cost, CostModel, load, model_for
+from panacea.hw.mapping import MappingMode, Objective
 from panacea.hw.spec import with_core
 from panacea.workload import synthetic_workload
 
@@ -46,13 +47,14 @@ class SweepRow:
 
 
 def panacea_variants(base: CostModel | None = None) -> dict[tuple[str, bool], CostModel]:
-    """Panacea with each DWO/SWO split of :data:`PANACEA_CONFIGS`, DTP on and off."""
+    """Panacea with each DWO/SWO split of :data:`PANACEA_CONFIGS`, DTP on and off (``base``'s
+    energy table, mapping and objective)."""
     base = load("panacea") if base is None else base
     out = {}
     for config, (dwo, swo) in PANACEA_CONFIGS.items():
         for dtp in (True, False):
             spec = with_core(base.spec, dwo_per_pea=dwo, swo_per_pea=swo, dtp=dtp)
-            out[config, dtp] = model_for(spec, base.energy)
+            out[config, dtp] = model_for(spec, base.energy, mapping=base.mapping, objective=base.objective)
     return out
 
 
@@ -62,15 +64,18 @@ def sparsity_sweep(
     *,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    mapping: MappingMode = "search",
+    objective: Objective = "energy",
 ) -> list[SweepRow]:
     """Every (size, design, weight sparsity, activation sparsity) point; ``sizes`` maps a name to
-    ``(n, k, m)`` (default :data:`SIZES`)."""
+    ``(n, k, m)`` (default :data:`SIZES`); every design maps each point as ``mapping`` says."""
     sizes = SIZES if sizes is None else sizes
     if not sizes or not levels:
         raise ValueError("sizes and levels must not be empty")
-    variants = panacea_variants()
-    sibia = load("sibia")
-    baselines = {name: load(name) for name in BASELINES}
+    options = dict(mapping=mapping, objective=objective)
+    variants = panacea_variants(load("panacea", **options))
+    sibia = load("sibia", **options)
+    baselines = {name: load(name, **options) for name in BASELINES}
     rows: list[SweepRow] = []
     total, done = len(sizes) * len(levels) ** 2, 0
     for size, (n, k, m) in sizes.items():

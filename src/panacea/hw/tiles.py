@@ -122,10 +122,12 @@ class _Operand:
             return per_block[:, None, None, None] * self.valid.float().expand(g, c, kc)
         if block == 1:
             return self.mask.float()
-        mask = self.mask.numpy()
+        mask = self.mask.view(torch.uint8)
         if rows % block:
-            mask = np.concatenate([mask, np.zeros((count * block - rows, g, c, kc), dtype=bool)])
-        return torch.from_numpy(mask.reshape(count, block, g, c, kc).sum(1, dtype=np.int32)).float()
+            mask = torch.cat([mask, mask.new_zeros((count * block - rows, g, c, kc))])
+        # a block of at most 255 rows counts in uint8 without overflow (much faster than int32)
+        counts = torch.uint8 if block <= 255 else torch.int32
+        return mask.reshape(count, block, g, c, kc).sum(1, dtype=counts).float()
 
     def lanes_per_k(self) -> torch.Tensor:
         """Present top-slice lanes at each k, float64 ``[G, C, Kc]``."""
@@ -200,6 +202,7 @@ def slice_tiles(
     sub_tile_rows: int,
     tile_tokens: int,
     tile_k: int,
+    operands: dict | None = None,
 ) -> SliceTiles:
     """Work and sizes of a (grouped) bit-slice GEMM ``[n, groups*k] x [m, groups*k]^T`` with the
     given stored-vector masks, tiled as this module describes.
@@ -207,12 +210,19 @@ def slice_tiles(
     ``*_slices``: 4-bit slices per operand; ``*_skip``: whether the operand's compressed top-slice
     vectors are skipped (else all its top slices take part; Panacea skips both, Sibia one);
     ``compensate``: whether the compensator runs (``r != 0``); ``compressed``: Panacea's RLE
-    format (else dense).
+    format (else dense). ``operands``: a dict the caller keeps for one workload, in which each
+    operand's masks and stored sizes per K chunk are kept for the next call (a mapping search tries
+    several tile shapes with the same ``tile_k``).
     """
     g = groups
     opts = dict(tile_k=tile_k, vector=vector, index_bits=index_bits, compressed=compressed)
-    wo = _operand(weight_stored, m, g, k, slices=w_slices, skip=w_skip, **opts)
-    xo = _operand(act_stored, n, g, k, slices=x_slices, skip=x_skip, **opts)
+    operands = {} if operands is None else operands
+    wkey, xkey = ("weights", w_slices, w_skip, *opts.values()), ("activations", x_slices, x_skip, *opts.values())
+    if wkey not in operands:
+        operands[wkey] = _operand(weight_stored, m, g, k, slices=w_slices, skip=w_skip, **opts)
+    if xkey not in operands:
+        operands[xkey] = _operand(act_stored, n, g, k, slices=x_slices, skip=x_skip, **opts)
+    wo, xo = operands[wkey], operands[xkey]
     wb, xb = sub_tile_rows // vector, tile_tokens // vector  # vector rows per sub-tile / tile
     ws = wo.blocks(wb)  # [S, G, C, Kc]
     xs = xo.blocks(xb)  # [T, G, C, Kc]

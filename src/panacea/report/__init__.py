@@ -54,14 +54,39 @@ def layers_csv(res: Results) -> bytes:
     return _csv(["scheme", "layer", *fields], rows)
 
 
+MAPPING_FIELDS = (
+    "outer",
+    "block",
+    "resident",
+    "double_buffer",
+    "inner",
+    "sub_tile_rows",
+    "tile_tokens",
+    "tile_k",
+    "dtp",
+)
+
+
 def layer_costs_csv(res: Results) -> bytes:
-    """One row per (accelerator, scheme, variant, layer): cycles and energy."""
+    """One row per (accelerator, scheme, variant, layer): cycles, energy and the layer's mapping
+    (its fields, empty where the design has none, and its text)."""
     rows = [
-        [c.accelerator, c.design, c.scheme, c.variant, layer.name, layer.cycles, f"{layer.energy_pj * 1e-6:.6f}"]
+        [
+            c.accelerator,
+            c.design,
+            c.scheme,
+            c.variant,
+            layer.name,
+            layer.cycles,
+            f"{layer.energy_pj * 1e-6:.6f}",
+            *(layer.mapping_fields.get(f, "") for f in MAPPING_FIELDS),
+            layer.mapping,
+        ]
         for c in res.costs
         for layer in c.layers
     ]
-    return _csv(["accelerator", "design", "scheme", "variant", "layer", "cycles", "energy_uj"], rows)
+    header = ["accelerator", "design", "scheme", "variant", "layer", "cycles", "energy_uj"]
+    return _csv([*header, *(f"mapping_{f}" for f in MAPPING_FIELDS), "mapping"], rows)
 
 
 def tables(res: Results) -> list:
@@ -82,7 +107,8 @@ def report_markdown(res: Results, figures: list[Path]) -> str:
         f"# panacea evaluate: {res.model['name']}",
         "",
         f"Model `{res.model['name']}` ({res.model['kind']}, {res.model['source']}); data {res.data}; "
-        f"schemes {', '.join(cfg['schemes'])}; accelerators {', '.join(cfg['accelerators'])}. "
+        f"schemes {', '.join(cfg['schemes'])}; accelerators {', '.join(cfg['accelerators'])}; "
+        f"mapping {cfg.get('mapping', 'fixed')} ({cfg.get('objective', 'energy')}). "
         f"panacea {res.panacea_version}, {res.created}. Re-render with `panacea report DIR`; "
         "per-layer numbers in `layers.csv` and `layer_costs.csv`, everything in `results.json`.",
         "",

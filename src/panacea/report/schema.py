@@ -98,6 +98,10 @@ class LayerCost(Record):
     name: str
     cycles: int = Field(ge=0)
     energy_pj: float = Field(ge=0)
+    # the layer's mapping (panacea.hw.mapping): its text and fields; empty in results written
+    # before the mapper (those ran the fixed mapping)
+    mapping: str = ""
+    mapping_fields: dict[str, str | int | bool] = Field(default_factory=dict)
 
 
 class CostRecord(Record):

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 import panacea
 from panacea._io import remove_orphans
 from panacea.evaluate import Cache, EvaluateConfig, SchemeRuns, check_output, evaluate_runs, run_schemes
+from panacea.hw.mapping import MappingMode, Objective
 from panacea.hw.sweep import plot as plot_sweep
 from panacea.hw.sweep import sparsity_sweep, summary, write_csv
 from panacea.models.loaders import BUILTIN, LoadedModel, load_model, optional_models
@@ -34,8 +35,8 @@ from panacea.paper import NO_MODEL, SYNTHETIC, Claim, nearest_model, paper
 from panacea.report import render
 from panacea.report.schema import Record, Results, VersionedFile
 from panacea.reproduce.claims import MODEL_METRICS, SENSITIVITY_METRICS, SWEEP_METRICS
+from panacea.reproduce.sensitivity import BASE, METRICS, Assumption, Variation, comparison, shipped_assumptions
 from panacea.reproduce.sensitivity import DESIGNS as COMPARED
-from panacea.reproduce.sensitivity import METRICS, comparison, shipped_assumptions
 from panacea.reproduce.sensitivity import SCHEME_NAMES as COMPARED_SCHEMES
 
 SCHEMES = ("sym", "asym", "zpm", "dbs", "optq4", "sym-optq4")  # Figs. 15, 16-17, 18(a), 19
@@ -55,7 +56,8 @@ def default_models() -> tuple[str, ...]:
 class ReproduceConfig(BaseModel):
     """What ``panacea reproduce`` runs. ``tokens`` ... ``batch_size``: as ``panacea evaluate``
     takes them (causal LMs); ``sensitivity``: ``all`` assumptions, only the ``hardware`` ones
-    (no model run again), or ``none``."""
+    (no model run again), or ``none``; ``mapping`` / ``objective``: how every design maps each GEMM
+    (:mod:`panacea.hw.mapping`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -65,6 +67,8 @@ class ReproduceConfig(BaseModel):
     seqlen: int = Field(default=512, ge=2)
     batch_size: int = Field(default=4, ge=1)
     sensitivity: Literal["all", "hardware", "none"] = "all"
+    mapping: MappingMode = "search"
+    objective: Objective = "energy"
 
     @field_validator("models")
     @classmethod
@@ -92,6 +96,8 @@ class ReproduceConfig(BaseModel):
             calib_tokens=self.calib_tokens,
             seqlen=self.seqlen,
             batch_size=self.batch_size,
+            mapping=self.mapping,
+            objective=self.objective,
         )
 
 
@@ -246,21 +252,35 @@ def sensitivity_rows(
     base: SchemeRuns,
     rerun: Callable[[dict], SchemeRuns] | None,
     progress: Progress | None = None,
+    *,
+    mapping: MappingMode = "search",
+    objective: Objective = "energy",
 ) -> list[SensitivityRow]:
     """Every assumption of :func:`shipped_assumptions` at each value, on ``base`` (the ``paper``
     profile's runs of ``model``); ``rerun(calibration changes)`` runs the schemes again (None:
-    values that change calibration are left out)."""
+    values that change calibration are left out); ``mapping``: the run's (an assumption may set
+    its own, for its base and values)."""
     metric = next(iter(base.fp32))
-    base_metrics = comparison(base.captures)
+    bases: dict[str, dict[str, float]] = {}
+
+    def compare(captures, variation: Variation, assumption: Assumption) -> dict[str, float]:
+        return comparison(captures, variation, mapping=assumption.mapping or mapping, objective=objective)
+
+    def base_of(assumption: Assumption) -> dict[str, float]:  # one base per mapping the assumptions run
+        key = assumption.mapping or mapping
+        if key not in bases:
+            bases[key] = compare(base.captures, BASE, assumption)
+        return bases[key]
+
     base_accuracy = base.records["dbs"].metrics[metric]
     out: list[SensitivityRow] = []
 
-    def add(assumption: str, value: str, is_base: bool, metrics: dict[str, float], accuracy: float) -> None:
+    def add(assumption: Assumption, value: str, is_base: bool, metrics: dict[str, float], accuracy: float) -> None:
         for name in METRICS:
-            change = metrics[name] / base_metrics[name] - 1
+            change = metrics[name] / base_of(assumption)[name] - 1
             out.append(
                 SensitivityRow(
-                    assumption=assumption,
+                    assumption=assumption.name,
                     value=value,
                     base=is_base,
                     metric=name,
@@ -276,10 +296,10 @@ def sensitivity_rows(
     todo = {a.name: [v for v in a.values if rerun is not None or not v.reruns] for a in assumptions}
     total, done = sum(map(len, todo.values())), 0
     for a in assumptions:
-        add(a.name, a.base, True, base_metrics, base_accuracy)
+        add(a, a.base, True, base_of(a), base_accuracy)
         for v in todo[a.name]:
             runs = rerun(v.calibration) if v.reruns else base
-            add(a.name, v.label, False, comparison(runs.captures, v), runs.records["dbs"].metrics[metric])
+            add(a, v.label, False, compare(runs.captures, v, a), runs.records["dbs"].metrics[metric])
             done += 1
             if progress:
                 progress("sensitivity", done, total)
@@ -335,10 +355,19 @@ def reproduce(
                 return run_schemes(changed, cache, lm=lm, progress=progress)
 
             sensitivity += sensitivity_rows(
-                lm.name, runs[PROFILES[0]], rerun if config.sensitivity == "all" else None, progress
+                lm.name,
+                runs[PROFILES[0]],
+                rerun if config.sensitivity == "all" else None,
+                progress,
+                mapping=config.mapping,
+                objective=config.objective,
             )
 
-    sweep = sparsity_sweep(progress=(lambda d, t: progress("sweep", d, t)) if progress else None)
+    sweep = sparsity_sweep(
+        progress=(lambda d, t: progress("sweep", d, t)) if progress else None,
+        mapping=config.mapping,
+        objective=config.objective,
+    )
     write_csv(sweep, out / "sweep.csv")
     plot_sweep(sweep, out / "sweep.png")
     rows, skipped = claim_rows(results, summary(sweep), sensitivity)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import panacea.hw as hw
 from panacea._checks import parse_toml, validated
+from panacea.hw.mapping import MappingMode, Objective
 from panacea.schemes import check_assumptions
 from panacea.workload import Workload, with_index_bits
 
@@ -38,6 +39,7 @@ class Variation(_Data):
     calibration: dict[str, object] = Field(default_factory=dict)
     workloads: dict[str, int] = Field(default_factory=dict)
     core: dict[str, dict[str, object]] = Field(default_factory=dict)
+    mapping: MappingMode | None = None  # every design's mapping (unset: the assumption's, else the run's)
 
     @field_validator("calibration")
     @classmethod
@@ -77,10 +79,14 @@ class Variation(_Data):
 
 
 class Assumption(_Data):
+    """``mapping``: the mapping its base and values run (unset: the run's), for an assumption about
+    the fixed mapping's tiles."""
+
     name: str = Field(min_length=1)
     base: str = Field(min_length=1)
     why: str = Field(min_length=1)
     values: tuple[Variation, ...] = Field(min_length=1)
+    mapping: MappingMode | None = None
 
 
 class Assumptions(_Data):
@@ -102,13 +108,21 @@ def shipped_assumptions() -> tuple[Assumption, ...]:
 BASE = Variation(label="base")
 
 
-def comparison(captures: dict[str, dict[str, list[Workload]]], variation: Variation = BASE) -> dict[str, float]:
+def comparison(
+    captures: dict[str, dict[str, list[Workload]]],
+    variation: Variation = BASE,
+    *,
+    mapping: MappingMode = "search",
+    objective: Objective = "energy",
+) -> dict[str, float]:
     """:data:`METRICS` of Panacea (``dbs``) against Sibia (``sym``) and SIMD (``dbs``) on the
-    captured workloads, with ``variation``'s workload and spec changes."""
+    captured workloads, with ``variation``'s workload, spec and mapping changes (``mapping``: the
+    mapping where the variation sets none)."""
     costs = {}
+    mapping = variation.mapping or mapping
     for design in DESIGNS:
         workloads = variation.derive(captures[SCHEMES[design]]["main"])
-        costs[design] = hw.model_for(variation.spec(design)).run(workloads)
+        costs[design] = hw.model_for(variation.spec(design), mapping=mapping, objective=objective).run(workloads)
     p, s, d = costs["panacea"], costs["sibia"], costs["simd"]
     return {
         METRICS[0]: s.cycles / p.cycles,
