@@ -72,3 +72,28 @@ def test_another_index_width_equals_a_new_capture_on_a_real_model(tiny_llama_dir
             assert w.counts == a.counts and w.index_bits == a.index_bits
             assert torch.equal(w.act_stored, a.act_stored) and torch.equal(w.weight_stored, a.weight_stored)
     assert comparison(again.captures, variation) == comparison(base.captures, variation)
+
+
+def test_only_assumptions_varied_around_the_runs_mapping_explain_a_claim():
+    from panacea.paper import paper
+    from panacea.reproduce import SensitivityRow, _explanation
+
+    claim = next(c for c in paper().claims if c.id == "fig16-ee-simd-gpt2")  # EE over SIMD, 3.81x
+
+    def row(assumption: str, value: str, ours: float, mapping: str) -> SensitivityRow:
+        return SensitivityRow(
+            assumption=assumption,
+            value=value,
+            base=False,
+            metric="EE gain over SIMD",
+            model="m",
+            ours=ours,
+            change=0.0,
+            mapping=mapping,
+        )
+
+    # the tile assumption runs the fixed mapping: its 3.5x carries the mapping's change too
+    rows = [row("mapping", "fixed", 3.4, "search"), row("activation tile tokens", "32", 3.5, "fixed")]
+    assert _explanation(claim, "m", 2.5, rows, "search") == "mapping = fixed: 3.40"
+    assert _explanation(claim, "m", 2.5, rows[1:], "search") is None  # no point around the run's mapping
+    assert _explanation(claim, "m", 2.5, rows[1:], "fixed") == "activation tile tokens = 32: 3.50"

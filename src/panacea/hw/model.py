@@ -153,18 +153,21 @@ class CostModel(ABC):
     def search(self, w, space: Sequence[tuple[Tiling, Layout, list[Blocking]]] | None = None) -> Cost:
         """The cheapest mapping of ``w`` for the model's objective over ``space`` (default: every
         candidate); ties keep the earlier one (the fixed mapping comes first)."""
-        sizes = {name: kb for name, (kb, _) in self.memories().items()}
         best, best_score = None, math.inf
         for tiling, (g, finish), options in space if space is not None else self.candidates(w):
             for blocking in options:
                 cost = self._finished(finish, self._timeline(g, blocking), tiling)
-                priced = cost.priced(self.energy, memory_kb=sizes, leakage_mw=self.leakage_mw)
-                s = score(sum(priced.energy_pj.values()), cost.cycles, self.objective)
+                s = score(sum(self.priced(cost).energy_pj.values()), cost.cycles, self.objective)
                 if s < best_score:
                     best, best_score = cost, s
         if best is None:
             raise ValueError(f"{self.name}: no mapping of {w.name!r} fits the hardware")
         return best
+
+    def priced(self, cost: Cost) -> Cost:
+        """``cost`` with its energy filled in from this design's energy table and memories."""
+        sizes = {name: kb for name, (kb, _) in self.memories().items()}
+        return cost.priced(self.energy, memory_kb=sizes, leakage_mw=self.leakage_mw)
 
     def _capacities(self) -> dict[str, float]:
         mem = self.spec.memory
@@ -184,8 +187,7 @@ class CostModel(ABC):
         workloads = [workload] if single else list(workload) if isinstance(workload, Sequence) else []
         if not workloads or not all(isinstance(w, kind) for w in workloads):
             raise TypeError(f"workload must be a {kind.__name__} or a non-empty list of them for {self.name}")
-        sizes = {name: kb for name, (kb, _) in self.memories().items()}
-        costs = [self.actions(w).priced(self.energy, memory_kb=sizes, leakage_mw=self.leakage_mw) for w in workloads]
+        costs = [self.priced(self.actions(w)) for w in workloads]
         total = costs[0]
         for c in costs[1:]:
             total = total + c

@@ -126,7 +126,9 @@ class ClaimRow(Record):
 
 class SensitivityRow(Record):
     """Panacea's ``metric`` on ``model`` with one ``assumption`` at ``value`` (``base``: the paper
-    profile's value); ``change``: over the base; ``accuracy``: of the ``dbs`` scheme."""
+    profile's value); ``change``: over the base; ``accuracy``: of the ``dbs`` scheme;
+    ``mapping``: the mapping the assumption's base ran (``fixed`` in files written before the
+    mapper; an assumption about the fixed tiles runs ``fixed`` under either)."""
 
     assumption: str
     value: str
@@ -137,6 +139,7 @@ class SensitivityRow(Record):
     change: float
     accuracy: float | None = None
     accuracy_metric: str | None = None
+    mapping: MappingMode = "fixed"
 
 
 class Reproduction(VersionedFile):
@@ -172,14 +175,17 @@ def _accuracy(res: Results) -> tuple[str, float | None]:
 
 
 def _explanation(
-    claim: Claim, row_model: str, paper_ours: float | None, sensitivity: list[SensitivityRow]
+    claim: Claim, row_model: str, paper_ours: float | None, sensitivity: list[SensitivityRow], mapping: str
 ) -> str | None:
     """For a claim whose metric the sensitivity table varies and whose ``paper`` profile number is
-    off by more than 25%: which single assumption values bring it within 25% of the paper's."""
+    off by more than 25%: which single assumption values bring it within 25% of the paper's (of the
+    assumptions varied around the run's ``mapping``: another base would mix two changes)."""
     metric = SENSITIVITY_METRICS.get((claim.metric, tuple(claim.args.get("designs", ()))))
     if metric is None or paper_ours is None or abs(paper_ours / claim.paper - 1) <= MATCH:
         return None
-    points = [r for r in sensitivity if r.model == row_model and r.metric == metric and not r.base]
+    points = [
+        r for r in sensitivity if r.model == row_model and r.metric == metric and not r.base and r.mapping == mapping
+    ]
     if not points:
         return None
     close = [r for r in points if abs(r.ours / claim.paper - 1) <= MATCH]
@@ -190,10 +196,13 @@ def _explanation(
 
 
 def claim_rows(
-    results: dict[str, dict[str, Results]], sweep: dict[str, float], sensitivity: list[SensitivityRow]
+    results: dict[str, dict[str, Results]],
+    sweep: dict[str, float],
+    sensitivity: list[SensitivityRow],
+    mapping: MappingMode = "search",
 ) -> tuple[list[ClaimRow], list[dict[str, str]]]:
     """Every claim that applies to the models of ``results`` (model name -> profile -> results),
-    and those that do not (claim, why)."""
+    and those that do not (claim, why); ``mapping``: the run's."""
     doc = paper()
     ours_models = [(n, str(r[PROFILES[0]].model["kind"]), _parameters(r[PROFILES[0]])) for n, r in results.items()]
     rows, skipped = [], []
@@ -230,7 +239,7 @@ def claim_rows(
                 accuracy=accuracy,
                 accuracy_metric=metric,
                 rests_on=list(c.rests_on),
-                explained_by=_explanation(c, model, by_profile[PROFILES[0]], sensitivity),
+                explained_by=_explanation(c, model, by_profile[PROFILES[0]], sensitivity, mapping),
             )
         )
     skipped += [{"claim": n.claim, "why": n.why} for n in doc.not_computed]
@@ -280,6 +289,7 @@ def sensitivity_rows(
             change = metrics[name] / base_of(assumption)[name] - 1
             out.append(
                 SensitivityRow(
+                    mapping=assumption.mapping or mapping,
                     assumption=assumption.name,
                     value=value,
                     base=is_base,
@@ -370,7 +380,7 @@ def reproduce(
     )
     write_csv(sweep, out / "sweep.csv")
     plot_sweep(sweep, out / "sweep.png")
-    rows, skipped = claim_rows(results, summary(sweep), sensitivity)
+    rows, skipped = claim_rows(results, summary(sweep), sensitivity, config.mapping)
     models = [{**by[PROFILES[0]].model, "directory": dirs[name]} for name, by in results.items()]
     repro = Reproduction(
         panacea_version=panacea.__version__,
