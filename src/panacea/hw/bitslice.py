@@ -70,8 +70,7 @@ def per_mtile(t: torch.Tensor, peas: int) -> torch.Tensor:
 class BitSliceModel(CostModel):
     spec: PanaceaSpec | SibiaSpec
     scheme: str  # the workloads it runs ("asym" or "sym")
-    _last_tiles: tuple[Workload, tuple, SliceTiles] | None = None
-    _operands: tuple[Workload | None, dict] = (None, {})
+    _memo: tuple[Workload | None, dict] = (None, {})  # the last workload's tiles and operands
 
     def memories(self) -> dict[str, tuple[float, int]]:
         core = self.spec.core
@@ -84,8 +83,6 @@ class BitSliceModel(CostModel):
     def _slice_tiles(self, w: Workload, core: BitSliceCore, *, x_slices: int, **operands) -> SliceTiles:
         """:func:`~panacea.hw.tiles.slice_tiles` of ``w`` with ``core``'s vectors and tiles (the
         operands' per-chunk data kept for the workload's other tile shapes)."""
-        if self._operands[0] is not w:
-            self._operands = (w, {})
         return slice_tiles(
             weight_stored=w.weight_stored,
             act_stored=w.act_stored,
@@ -100,7 +97,7 @@ class BitSliceModel(CostModel):
             sub_tile_rows=core.sub_tile_rows,
             tile_tokens=core.tile_tokens,
             tile_k=core.tile_k,
-            operands=self._operands[1],
+            operands=self._memo_of(w),
             **operands,
         )
 
@@ -231,10 +228,15 @@ class BitSliceModel(CostModel):
             kind = {"asym": "asymmetric", "sym": "symmetric"}[self.scheme]
             raise ValueError(f"{self.name} runs {kind} ({self.scheme!r}) workloads; {w.name!r} is {w.scheme!r}")
 
+    def _memo_of(self, w: Workload) -> dict:
+        """What was computed for ``w`` (a search lays out several tile shapes of one workload)."""
+        if self._memo[0] is not w:
+            self._memo = (w, {})
+        return self._memo[1]
+
     def _tiles_of(self, w: Workload, core: BitSliceCore) -> SliceTiles:
-        """:meth:`tiles`, remembered for the last workload (a search tries several modes of one tiling)."""
-        key = (core.sub_tile_rows, core.tile_tokens, core.tile_k)
-        last = self._last_tiles
-        if last is None or last[0] is not w or last[1] != key:
-            self._last_tiles = last = (w, key, self.tiles(w, core))
-        return last[2]
+        """:meth:`tiles`, remembered for the workload (DTP on and off share them)."""
+        memo, key = self._memo_of(w), ("tiles", core.sub_tile_rows, core.tile_tokens, core.tile_k)
+        if key not in memo:
+            memo[key] = self.tiles(w, core)
+        return memo[key]
