@@ -4,6 +4,12 @@ A model turns a :class:`~panacea.workload.Workload` into the actions it causes (
 per memory, operations per unit) and prices those actions with the energy table; latency and energy
 come from the same counts. ``run`` takes one workload or a list of them (a whole model, run one
 after the other) and returns their summed :class:`~panacea.hw.cost.Cost`.
+
+Each design describes how a workload is laid out for a tiling (:meth:`CostModel.layout`: the step
+grid of :mod:`panacea.hw.schedule` and the function that turns its timeline into actions) and
+which tilings its hardware allows (:meth:`CostModel.tilings`); the mapping search over tilings and
+blockings (:mod:`panacea.hw.mapping`) is shared. Candidates are tried in a Python loop (a few tens
+per distinct GEMM), each evaluated with tensor operations over the whole grid.
 """
 
 from __future__ import annotations
