@@ -10,7 +10,7 @@ Per activation tile, K runs in chunks of ``tile_k``: the PEAs work on one chunk 
 sub-tiles at a time, in step (the chunk's activations are broadcast to all of them), so a chunk
 takes the cycles of the slowest PEA and a step the sum over its chunks.
 
-Memory: rows and activation tiles go through :func:`~panacea.hw.schedule.run_tiles` with their
+Memory: rows and activation tiles go through the blocking of :mod:`panacea.hw.schedule` with their
 stored sizes (DRAM loads into WMEM / AMEM, outputs from OMEM). A PEA whose whole share of a row
 (every chunk) fits its WBUF reads it from WMEM once per time the row's weights are loaded and
 re-reads it from WBUF for every activation tile; otherwise its chunks stream from WMEM through
