@@ -19,6 +19,13 @@ from pydantic import ValidationError
 _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
+def check_distinct(name: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    """``values`` if there is at least one and no name repeats, else one error naming ``name``."""
+    if not values or len(set(values)) != len(values):
+        raise ValueError(f"{name} must be distinct, at least one, got {list(values)}")
+    return values
+
+
 def check_choice(name: str, value: object, allowed: Collection[int]) -> int:
     """``value`` must be a plain int (not bool) taken from ``allowed``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value not in allowed:

@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 import panacea
 import panacea.hw as hw
-from panacea._checks import invalid_file
+from panacea._checks import check_distinct, invalid_file
 from panacea._io import atomic_write, remove_orphans
 from panacea.hw.mapping import MappingMode, Objective
 from panacea.models.loaders import LoadedModel, load_model
@@ -160,9 +160,7 @@ class EvaluateConfig(BaseModel):
     @field_validator("accelerators")
     @classmethod
     def _accelerators(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not v or len(set(v)) != len(v):
-            raise ValueError(f"accelerators must be distinct, at least one, got {list(v)}")
-        return v
+        return check_distinct("accelerators", v)
 
 
 def _format_of(scheme: str) -> str | None:

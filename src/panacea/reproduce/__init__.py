@@ -25,6 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import panacea
+from panacea._checks import check_distinct
 from panacea._io import remove_orphans
 from panacea.evaluate import Cache, EvaluateConfig, SchemeRuns, check_output, evaluate_runs, run_schemes
 from panacea.hw.mapping import MappingMode, Objective
@@ -73,9 +74,7 @@ class ReproduceConfig(BaseModel):
     @field_validator("models")
     @classmethod
     def _models(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not v or len(set(v)) != len(v):
-            raise ValueError(f"models must be distinct, at least one, got {list(v)}")
-        return v
+        return check_distinct("models", v)
 
     def evaluate_config(
         self,
