@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from panacea._checks import check_int_range
-from panacea._tensors import row_major
+from panacea._tensors import count_true, row_major
 from panacea.formats import SLICE_BITS
 
 INDEX_BITS = (1, 16)  # supported range of b
@@ -150,7 +150,7 @@ def rle_row_entries(stored: torch.Tensor, index_bits: int = 4) -> torch.Tensor:
     can hold a run long enough for a filler are walked (as in :func:`rle_index_entries`)."""
     b = check_int_range("index_bits", index_bits, *INDEX_BITS)
     stored = _check_stored(stored)
-    entries = torch.from_numpy(stored.numpy().sum(1, dtype=np.int64))  # numpy: far faster on bool
+    entries = count_true(stored, 1).long()
     rows = _rows_with_long_runs(stored, 2 ** (b - 1)).nonzero().squeeze(1)
     if len(rows):
         mask = stored[rows].numpy()

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import panacea.hw as hw
-from panacea.formats import SLICE_BITS, weight_slice_count
+from panacea.formats import weight_slice_count
 from panacea.hw.bitserial import synthetic_aq_workload
 from panacea.hw.mapping import score, workload_key
 from panacea.hw.model import KB_BITS
@@ -45,13 +45,12 @@ def check_capacities(model: hw.CostModel, w, mapping: hw.Mapping) -> None:
     if spec.kind in ("panacea", "sibia"):
         core = spec.core
         pairs = 2 if tiles.get("dtp") else 1
-        rows, tokens, tile_k = tiles["sub_tile_rows"], tiles["tile_tokens"], tiles["tile_k"]
+        rows, tokens = tiles["sub_tile_rows"], tiles["tile_tokens"]
         assert pairs * rows * tokens * core.accumulator_bits <= core.psum_kb * KB_BITS
         assert rows % core.vector == 0 and tokens % core.vector == 0
         t = model.tiles(w, core.model_copy(update=tiles))
         assert float(t.weight_bits.max()) <= core.wbuf_kb * KB_BITS
-        if mapping.tiling != model.fixed_tiling():  # the spec's own tiles are taken as written
-            assert tokens * tile_k * model.x_slices(w) * SLICE_BITS <= core.abuf_kb * KB_BITS
+        assert t.largest_act_chunk <= core.abuf_kb * KB_BITS
     if spec.kind == "systolic" and spec.core.dataflow == "ws" and "tile_tokens" in tiles:
         assert b.block * tiles["tile_tokens"] * spec.core.cols * spec.core.accumulator_bits <= (
             spec.memory.omem_kb * KB_BITS
@@ -204,13 +203,31 @@ def test_a_cached_choice_that_does_not_fit_a_layer_is_made_again():
     model = hw.load("panacea")
     key, fixed = workload_key(w), model.fixed_tiling()
     # a blocking chosen for other sizes: a block larger than WMEM holds is re-chosen for this layer
-    model._choices[key] = (fixed, Blocking(True, 10**6, True, True))
+    model._choices[key] = (fixed, Blocking(True, 10**6, True, True), 1.0)
     cost = model.actions(w)
     assert cost.mapping.tiling == fixed and cost.mapping.blocking.block < 10**6
     check_capacities(model, w, cost.mapping)
     # tiles that overflow this layer's WBUF: the layer is searched on its own
     huge = tuple((k, 4096 if k == "tile_k" else v) for k, v in fixed)
-    model._choices[key] = (huge, Blocking(True, 1, True, True))
+    model._choices[key] = (huge, Blocking(True, 1, True, True), 1.0)
     cost = model.actions(w)
     assert cost.mapping.tiling != huge
     check_capacities(model, w, cost.mapping)
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_a_cached_choice_never_costs_more_than_the_fixed_mapping(design):
+    # a choice made for another layer of the kind (here: the outer operand streamed every step),
+    # close to the fixed mapping there and bad for this one: the layer keeps the fixed mapping
+    w = _workload(design, 256, 256, 256, (0.8, 0.5))
+    model = hw.load(design)
+    fixed = hw.load(design, mapping="fixed").run(w)
+    tiling, (g, finish), _ = next(iter(model.candidates(w, [model.tilings(w)[-1]])))
+    streaming = Blocking(g.orders[0], 1, False, False)
+    bad = model.priced(model._finished(finish, model._timeline(g, streaming), tiling))
+    assert _objective(model, bad) > _objective(model, fixed)  # the test's premise
+    model._choices[workload_key(w)] = (tiling, streaming, 1.01)
+    assert _objective(model, model.run(w)) == _objective(model, fixed)
+    # one far ahead of the fixed mapping where it was searched is re-used without the check
+    model._choices[workload_key(w)] = (tiling, streaming, 1.5)
+    assert _objective(model, model.run(w)) == _objective(model, bad)

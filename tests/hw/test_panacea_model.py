@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from panacea.hw import load, model_for, with_core
+from panacea.hw.schedule import Blocking
 from panacea.workload import synthetic_workload
 
 # One PEA; a sub-tile of 4 channels (one weight vector), a tile of 4 tokens (one activation
@@ -118,3 +119,34 @@ def test_a_chunk_larger_than_the_wbuf_is_a_spec_error():
     w = synthetic_workload(4, 16, 4, act_sparsity=0.0, weight_sparsity=0.0)
     with pytest.raises(ValueError, match="wbuf_kb"):
         model_for(with_core(ONE_PEA, wbuf_kb=0.01), mapping="fixed").run(w)
+
+
+@pytest.mark.parametrize(
+    ("blocking", "fills"),
+    [
+        (Blocking(True, 1, True, True), 1),  # a row stays in WBUF for both activation tiles
+        (Blocking(True, 2, True, False), 2),  # two rows do not fit WBUF: they take turns per tile
+        (Blocking(False, 1, True, True), 2),  # every activation block passes every row
+        (Blocking(False, 2, True, False), 1),  # one activation block: each row visited once
+    ],
+)
+def test_wbuf_is_filled_each_time_a_pea_comes_back_to_a_row(blocking, fills):
+    # Two rows (m-tiles of 4 channels) of 576 dense bits each, two activation tiles of 4 tokens;
+    # WBUF (800 bits) holds one row's share, not two.
+    w = synthetic_workload(8, 16, 8, act_sparsity=0.0, weight_sparsity=0.0)
+    model = model_for(with_core(ONE_PEA, wbuf_kb=800 / 8192, dtp=False), mapping="fixed")
+    tiling = model.fixed_tiling()
+    cost = model.search(w, [(tiling, model.layout(w, tiling), [blocking])])
+    assert cost.mapping.blocking == blocking
+    assert cost.sram_bits["wmem.read"] == fills * 2 * 576
+    assert cost.buffer_bits["wbuf.read"] == 2 * 2 * 576  # every activation tile reads its row
+
+
+def test_an_activation_chunk_larger_than_the_abuf_is_a_spec_error_and_the_search_avoids_it():
+    # a dense chunk of 4 tokens x 16 k: 512 data bits and 16 RLE entries of 4 bits = 576 > 500
+    w = synthetic_workload(4, 16, 4, act_sparsity=0.0, weight_sparsity=0.0)
+    spec = with_core(ONE_PEA, abuf_kb=500 / 8192)
+    with pytest.raises(ValueError, match=r"core\.abuf_kb=.* activation chunk"):
+        model_for(spec, mapping="fixed").run(w)
+    searched = model_for(spec).run(w)
+    assert dict(searched.mapping.tiling)["tile_k"] == 8  # 4 x 8 x (8 + 1) = 288 bits fit

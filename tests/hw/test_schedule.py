@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from panacea.hw.schedule import Blocking, blockings, fixed_blocking, grid, largest_block, timeline
 
@@ -70,9 +72,10 @@ def test_a_weight_tile_larger_than_wmem_streams_every_step():
 
 
 def test_chunked_steps_overlap_their_own_loads():
-    # one step in 4 chunks: only the first chunk's load (1024 / 4 bits) is exposed
+    # one step in 4 chunks: the resident weight tile (256 bits) is exposed whole, of the streamed
+    # activation tile (768 bits) only the first chunk
     tl = _fixed(_grid([[40.0]], act_tile=768.0, sub_steps=4))
-    assert tl.cycles == round(1024 / 256 / 4 + 40 + 1)
+    assert tl.cycles == round(256 / 256 + 768 / 256 / 4 + 40 + 1)
     whole = _fixed(_grid([[40.0]], act_tile=768.0))
     assert whole.cycles == round(1024 / 256 + 40 + 1)
 
@@ -134,3 +137,25 @@ def test_a_block_loads_only_the_groups_its_tiles_use():
 )
 def test_largest_block(tiles, capacity, limit, expected):
     assert largest_block(torch.tensor(tiles), capacity, limit) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    tiles=st.tuples(st.floats(1.0, 4096.0), st.floats(1.0, 4096.0), st.floats(0.0, 1024.0)),
+    compute=st.floats(0.5, 40.0),
+    sub_steps=st.integers(1, 4),
+    memory=st.tuples(st.floats(100.0, 1e5), st.floats(100.0, 1e5)),
+)
+def test_no_blocking_takes_less_time_than_its_compute_or_its_traffic(shape, tiles, compute, sub_steps, memory):
+    g = _grid(
+        [[compute * (1 + (i + t) % 3) for t in range(shape[1])] for i in range(shape[0])],
+        weight_tile=tiles[0],
+        act_tile=tiles[1],
+        out=tiles[2],
+        sub_steps=sub_steps,
+    )
+    caps = dict(wmem_bits=memory[0], amem_bits=memory[1])
+    for blocking in blockings(g, **caps):
+        tl = timeline(g, blocking, **caps, dram_bits_per_cycle=256)
+        assert tl.cycles >= max(tl.cycles_compute, tl.cycles_memory) - 1  # each is rounded

@@ -91,10 +91,11 @@ def test_the_sensitivity_varies_every_assumption_around_the_paper_profile(tiny_r
     paper_rows = {r.id: r for r in repro.rows}
     points = {(s.assumption, s.value, s.metric): s for s in repro.sensitivity}
     for a in shipped_assumptions():
-        for value in (a.base, *(v.label for v in a.values)):
+        base_label = a.base_label("search")
+        for value in (base_label, *(v.label for v in a.values_around("search"))):
             for metric in METRICS:
                 assert (a.name, value, metric) in points, (a.name, value, metric)
-        base = points[a.name, a.base, "EE gain over Sibia"]
+        base = points[a.name, base_label, "EE gain over Sibia"]
         assert base.base and base.change == 0
         # the base point is the paper profile's claim, computed the same way
         assert base.ours == pytest.approx(paper_rows["fig16-ee-sibia-gpt2"].ours["paper"])

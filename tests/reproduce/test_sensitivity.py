@@ -97,3 +97,14 @@ def test_only_assumptions_varied_around_the_runs_mapping_explain_a_claim():
     assert _explanation(claim, "m", 2.5, rows, "search") == "mapping = fixed: 3.40"
     assert _explanation(claim, "m", 2.5, rows[1:], "search") is None  # no point around the run's mapping
     assert _explanation(claim, "m", 2.5, rows[1:], "fixed") == "activation tile tokens = 32: 3.50"
+
+
+@pytest.mark.parametrize("mapping", ["search", "fixed"])
+def test_the_mapping_assumption_is_based_on_the_runs_mapping(tiny_llama_dir, tmp_path, mapping):
+    from panacea.reproduce import COMPARED_SCHEMES, sensitivity_rows
+
+    opts = dict(model=tiny_llama_dir, schemes=COMPARED_SCHEMES, profile="paper", tokens=64, calib_tokens=64, seqlen=32)
+    base = run_schemes(EvaluateConfig(**opts, batch_size=2), Cache(tmp_path / "cache", resume=False))
+    rows = [r for r in sensitivity_rows("tiny", base, None, mapping=mapping) if r.assumption == "mapping"]
+    other = {"search": "fixed", "fixed": "search"}[mapping]
+    assert {(r.value, r.base, r.mapping) for r in rows} == {(mapping, True, mapping), (other, False, mapping)}

@@ -12,9 +12,10 @@ takes the cycles of the slowest PEA and a step the sum over its chunks.
 
 Memory: rows and activation tiles go through the blocking of :mod:`panacea.hw.schedule` with their
 stored sizes (DRAM loads into WMEM / AMEM, outputs from OMEM). A PEA whose whole share of a row
-(every chunk) fits its WBUF reads it from WMEM once per time the row's weights are loaded and
-re-reads it from WBUF for every activation tile; otherwise its chunks stream from WMEM through
-WBUF for every activation tile. A chunk that does not fit WBUF is an error in the spec.
+(every chunk) fits its WBUF keeps it there while it stays on the row and re-reads it from WBUF for
+every activation tile; it reads it from WMEM again whenever it comes back to the row after another
+(:func:`_wbuf_fills`). A share that does not fit streams its chunks from WMEM through WBUF for every
+activation tile. A chunk that does not fit WBUF is an error in the spec.
 Each schedule row reads, per activation tile, the groups of activations its sub-tiles use (AMEM ->
 ABUF -> PEAs). Outputs are written once, ``output_bits`` each, after the PPU (OMEM -> DRAM).
 
@@ -38,7 +39,7 @@ from panacea.hw.mapping import Tiling, tiling
 from panacea.hw.model import KB_BITS, CostModel, Layout
 from panacea.hw.schedule import Grid, Timeline
 from panacea.hw.spec import BitSliceCore, PanaceaSpec, SibiaSpec
-from panacea.hw.tiles import SliceTiles, slice_tiles
+from panacea.hw.tiles import SliceTiles, block_sum, slice_tiles
 from panacea.workload import Workload
 
 
@@ -65,6 +66,26 @@ def per_mtile(t: torch.Tensor, peas: int) -> torch.Tensor:
     if pad:
         t = torch.cat([t, t.new_zeros((pad, *t.shape[1:]))])
     return t.reshape(-1, peas, *t.shape[1:])
+
+
+def _wbuf_fills(
+    tl: Timeline, row_share: torch.Tensor, row_bits: torch.Tensor, wbuf_bits: float, n_t: int
+) -> torch.Tensor:
+    """``[R, P]``: how often each PEA reads its share of schedule row ``r`` from WMEM into WBUF.
+
+    A share that does not fit WBUF streams its chunks for every activation tile. One that fits is
+    read again each time the PEA comes back to the row after another one: weights outer, once per
+    DRAM load of the row if its block's shares all fit WBUF together (else the block's rows take
+    turns for every activation tile); activations outer, once per activation block (every block
+    passes every row), or per DRAM load of the row if that is more often."""
+    row_loads = tl.weight_loaded / row_bits.clamp(min=1.0)  # [R]
+    b, fits = tl.blocking.block, row_share <= wbuf_bits
+    if tl.weights_outer:
+        block_fits = (block_sum(row_share, b) <= wbuf_bits).repeat_interleave(b, 0)[: len(row_share)]
+        fits, visits = fits & block_fits, row_loads
+    else:
+        visits = row_loads.clamp(min=math.ceil(n_t / b))
+    return torch.where(fits, visits[:, None], float(n_t))
 
 
 class BitSliceModel(CostModel):
@@ -128,14 +149,16 @@ class BitSliceModel(CostModel):
     def tilings(self, w: Workload) -> list[Tiling]:
         """Sub-tiles of one or two weight vectors per PEA; for each, the most tokens whose partial
         sums fit PSUM (at most the layer's tokens) and the largest power-of-two K chunk whose
-        activations fit ABUF and whose weights fit WBUF, both dense (tiles that do not fill the
-        buffers are dominated: they only re-read more often), with the float32-exactness bound of
-        :mod:`panacea.hw.tiles`. A chunk whose compressed weights still overflow WBUF is dropped.
+        dense activations (with an RLE entry per vector) fit ABUF and whose dense weights fit WBUF
+        (tiles that do not fill the buffers are dominated: they only re-read more often), with the
+        float32-exactness bound of :mod:`panacea.hw.tiles`. :meth:`layout` checks both buffers on
+        the stored chunks: a tiling whose chunks overflow one is dropped.
         Four vectors per PEA (and so a quarter of the tokens) were never the best on 32 (GEMM,
         sparsity) points of both designs and cost 1.04-4.1x the best energy, so they are not tried."""
         self._check_scheme(w)
         core, v = self.spec.core, self.spec.core.vector
         w_bits, x_bits = weight_slice_count(w.w_bits) * SLICE_BITS, self.x_slices(w) * SLICE_BITS
+        x_bits += core.index_bits / v  # at most one RLE entry per stored activation vector
         out = [self.fixed_tiling()]
         for mode in self._modes():
             pairs = 2 if mode.get("dtp") else 1
@@ -159,12 +182,15 @@ class BitSliceModel(CostModel):
         self._check_vector(w, core.vector, core.index_bits)
         t = self._tiles_of(w, core)
         wbuf_bits = core.wbuf_kb * KB_BITS
-        largest = float(t.weight_bits.max())
-        if largest > wbuf_bits:
-            raise ValueError(
-                f"{self.name}: core.wbuf_kb={core.wbuf_kb} cannot hold a sub-tile chunk of {w.name!r} "
-                f"({largest / KB_BITS:.2f} KB for sub_tile_rows x tile_k): raise wbuf_kb or lower tile_k"
-            )
+        for field, kb, largest, extent in (
+            ("wbuf_kb", core.wbuf_kb, float(t.weight_bits.max()), "sub-tile chunk (sub_tile_rows x tile_k)"),
+            ("abuf_kb", core.abuf_kb, t.largest_act_chunk, "activation chunk (tile_tokens x tile_k)"),
+        ):
+            if largest > kb * KB_BITS:
+                raise ValueError(
+                    f"{self.name}: core.{field}={kb} cannot hold a stored {extent} of {w.name!r} "
+                    f"({largest / KB_BITS:.2f} KB): raise {field} or lower tile_k"
+                )
         plan = self.plan(t, core)
         members = plan.members
         n_t = t.act_bits.shape[0]
@@ -185,7 +211,7 @@ class BitSliceModel(CostModel):
         )
         act_read = float(layout.act_need.sum())
         out_total = float(layout.out_bits.sum())
-        resident = (members @ sub_bits) <= wbuf_bits  # [R, P]
+        row_share = members @ sub_bits  # [R, P]: each PEA's share of a row
         act_entries = float((row_groups @ t.act_entries.t()).sum())
         ops = self.operations(w, t) | {
             "post_processing:ppu_output": float(w.groups * w.m * w.n),
@@ -193,10 +219,7 @@ class BitSliceModel(CostModel):
         }
 
         def finish(tl: Timeline) -> Cost:
-            # WMEM -> WBUF: once per load of the row if a PEA's share fits WBUF, else per activation tile
-            row_loads = tl.weight_loaded / row_bits.clamp(min=1.0)
-            row_reads = torch.where(resident, row_loads[:, None], float(n_t))
-            sub_reads = members.t() @ row_reads  # [I, P]: each m-tile is in one row
+            sub_reads = members.t() @ _wbuf_fills(tl, row_share, row_bits, wbuf_bits, n_t)  # [I, P]
             wmem_read = float((sub_bits * sub_reads).sum())
             entries = per_mtile(t.weight_entries.sum(1), core.peas) * sub_reads
             return self._cost(

@@ -6,12 +6,14 @@ and Sibia's activation tile tokens, sub-tile rows, K chunk and DTP; a weight-sta
 token chunk; nothing for the designs whose tile is their array fold) and the **blocking** above the
 core (:class:`~panacea.hw.schedule.Blocking`: loop order, the outer operand's resident block,
 double buffering). ``--mapping fixed`` is the spec's tile fields with one tile per block (the
-mapping every design had before the mapper); ``--mapping search`` (the default) tries every tiling
+tiles every design had before the mapper; the loop nest above them is the new one: the timing of a
+resident tile's loads follows :mod:`~panacea.hw.schedule`, so fixed-mode cycles differ from the
+older releases'); ``--mapping search`` (the default) tries every tiling
 the hardware's capacities allow with every blocking worth trying and keeps the one with the best
 objective: ``energy`` (default), ``latency`` or ``edp`` (energy-delay product). The choice is cached
 per (GEMM shape, number formats, sparsity to one decimal) in each cost model: the search runs once per
 distinct layer of a model, and every layer is costed exactly on its own masks with the mapping
-chosen for its kind.
+chosen for its kind (or the fixed one where that is cheaper, :meth:`CostModel.actions`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ OBJECTIVES: tuple[Objective, ...] = ("energy", "latency", "edp")
 Tiling = tuple[tuple[str, int | bool], ...]
 # A GEMM with more output channels has its tilings tried on its first SEARCH_ROWS (CostModel.actions).
 SEARCH_ROWS = 1024
+# A choice re-used for another layer of its kind is costed beside the fixed mapping there unless it
+# beat the fixed mapping by more than this on the layer it was searched for (CostModel.actions).
+RECHECK_MARGIN = 0.02
 
 
 def tiling(**fields: int | bool) -> Tiling:

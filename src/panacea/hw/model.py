@@ -24,6 +24,7 @@ import torch
 from panacea.hw.cost import Cost
 from panacea.hw.energy import EnergyTable, load_energy
 from panacea.hw.mapping import (
+    RECHECK_MARGIN,
     SEARCH_ROWS,
     Mapping,
     MappingMode,
@@ -65,7 +66,7 @@ class CostModel(ABC):
         self.spec = spec
         self.energy = load_energy() if energy is None else energy
         self.mapping, self.objective = mapping, objective
-        self._choices: dict[tuple, tuple[Tiling, Blocking]] = {}
+        self._choices: dict[tuple, tuple[Tiling, Blocking, float]] = {}  # and the win over fixed
 
     @property
     def name(self) -> str:
@@ -104,22 +105,41 @@ class CostModel(ABC):
 
         A workload whose kind was searched before re-uses that tiling and blocking; if its own
         masks make the tiles overflow a buffer it is searched on its own, and if the blocking no
-        longer fits the SRAMs, the tiling's blockings are tried again on its sizes."""
+        longer fits the SRAMs, the tiling's blockings are tried again on its sizes. A re-used choice
+        that beat the fixed mapping by less than :data:`RECHECK_MARGIN` where it was searched is
+        costed beside the fixed mapping and the better kept: layers of a kind differ little (the
+        key rounds densities to 0.1), so a choice well ahead of the fixed mapping on one stays ahead
+        on the others, and a close one is never re-used where the fixed mapping is cheaper."""
         if self.mapping == "fixed":
             return self.fixed(w)
         key = workload_key(w)
         if key in self._choices:
-            tiling, blocking = self._choices[key]
+            tiling, blocking, margin = self._choices[key]
             try:
-                layout = self.layout(w, tiling)
+                g, finish = self.layout(w, tiling)
             except ValueError:  # this layer's masks overflow the chosen tiles: search it on its own
                 return self._search_large(w)
-            if fits(layout[0], blocking, **self._capacities()):
-                return self._finished(layout[1], self._timeline(layout[0], blocking), tiling)
-            return self.search(w, list(self.candidates(w, [tiling])))  # its blocking, for its sizes
+            if not fits(g, blocking, **self._capacities()):
+                return self.search(w, list(self.candidates(w, [tiling])))  # its blocking, for its sizes
+            chosen = self._finished(finish, self._timeline(g, blocking), tiling)
+            if margin > 1 + RECHECK_MARGIN:
+                return chosen
+            try:
+                fixed = self._fixed_of(g, finish) if tiling == self.fixed_tiling() else self.fixed(w)
+            except ValueError:  # the spec's own tiles do not fit this workload
+                return chosen
+            return min(chosen, fixed, key=self._score)  # a tie keeps the choice
         best = self._search_large(w)
-        self._choices[key] = (best.mapping.tiling, best.mapping.blocking)
+        try:
+            margin = self._score(self.fixed(w)) / max(self._score(best), 1e-30)
+        except ValueError:  # the spec's own tiles do not fit this workload
+            margin = math.inf
+        self._choices[key] = (best.mapping.tiling, best.mapping.blocking, margin)
         return best
+
+    def _score(self, cost: Cost) -> float:
+        """``cost`` in the model's objective."""
+        return score(sum(self.priced(cost).energy_pj.values()), cost.cycles, self.objective)
 
     def _search_large(self, w) -> Cost:
         """:meth:`search`, with the tilings of a GEMM of more than :data:`SEARCH_ROWS` output
@@ -136,22 +156,22 @@ class CostModel(ABC):
     def fixed(self, w) -> Cost:
         """``w`` under the fixed mapping: the spec's tiling, one tile per block, the loop order
         that moves fewer DRAM bits."""
-        tiling = self.fixed_tiling()
-        g, finish = self.layout(w, tiling)
+        return self._fixed_of(*self.layout(w, self.fixed_tiling()))
+
+    def _fixed_of(self, g: Grid, finish: Callable[[Timeline], Cost]) -> Cost:
+        """The fixed mapping of the spec's tiling laid out as ``g``."""
         tls = [self._timeline(g, b) for b in fixed_blocking(g, **self._capacities())]
-        return self._finished(finish, min(tls, key=lambda t: t.dram_read + t.dram_written), tiling)
+        return self._finished(finish, min(tls, key=lambda t: t.dram_read + t.dram_written), self.fixed_tiling())
 
     def candidates(self, w, tilings: Sequence[Tiling] | None = None) -> Iterator[tuple[Tiling, Layout, list[Blocking]]]:
         """Every tiling (of ``tilings``, default :meth:`tilings`) that fits the hardware with its
-        layout and the blockings worth trying (the fixed mapping's among them)."""
+        layout and the blockings worth trying (the fixed mapping's among them when its tiling fits)."""
         caps = self._capacities()
         fixed = self.fixed_tiling()
         for tiling in dict.fromkeys(self.tilings(w) if tilings is None else tilings):
             try:
                 layout = self.layout(w, tiling)
             except ValueError:
-                if tiling == fixed:
-                    raise
                 continue
             extra = fixed_blocking(layout[0], **caps) if tiling == fixed else []
             yield tiling, layout, list(dict.fromkeys([*extra, *blockings(layout[0], **caps)]))
@@ -163,10 +183,11 @@ class CostModel(ABC):
         for tiling, (g, finish), options in space if space is not None else self.candidates(w):
             for blocking in options:
                 cost = self._finished(finish, self._timeline(g, blocking), tiling)
-                s = score(sum(self.priced(cost).energy_pj.values()), cost.cycles, self.objective)
+                s = self._score(cost)
                 if s < best_score:
                     best, best_score = cost, s
         if best is None:
+            self.layout(w, self.fixed_tiling())  # raises why the spec's own tiling does not fit
             raise ValueError(f"{self.name}: no mapping of {w.name!r} fits the hardware")
         return best
 

@@ -66,7 +66,7 @@ class BitSliceCore(_Strict):
     tile_tokens: int = Field(default=64, ge=1, le=TILE)
     tile_k: int = Field(default=128, ge=1, le=TILE)  # K chunk a WBUF holds
     wbuf_kb: float = Field(default=1.0, gt=0, le=KB)  # per PEA
-    abuf_kb: float = Field(default=8.0, gt=0, le=KB)  # global activation buffer
+    abuf_kb: float = Field(default=16.0, gt=0, le=KB)  # global activation buffer: one K chunk of the tile
     psum_kb: float = Field(default=2.0, gt=0, le=KB)  # per PEA
     accumulator_bits: int = Field(default=32, ge=1, le=BITS)
 

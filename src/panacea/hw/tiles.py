@@ -33,9 +33,9 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as np
 import torch
 
+from panacea._tensors import count_true
 from panacea.formats import SLICE_BITS
 from panacea.rle import rle_row_entries
 from panacea.slicing import vector_lanes
@@ -73,6 +73,7 @@ class SliceTiles:
     group: torch.Tensor
     act_bits: torch.Tensor
     act_entries: torch.Tensor
+    largest_act_chunk: float  # stored bits of the largest (tile, group, chunk) of activations
     rows: torch.Tensor
     tokens: torch.Tensor
     lanes: LaneCounts
@@ -143,7 +144,7 @@ class _Operand:
         """Stored top-slice vectors at each k, float64 ``[G, C, Kc]``."""
         if self.mask is None:
             return torch.zeros(self.entries.shape[1:] + self.valid.shape[1:], dtype=torch.float64)
-        return torch.from_numpy(self.mask.numpy().sum(0, dtype=np.int64)).double()
+        return count_true(self.mask, 0)
 
 
 def _operand(
@@ -176,7 +177,7 @@ def _operand(
             entries = rle_row_entries(mask.view(-1, tile_k), index_bits).view(r, groups, chunks).double()
     row_lanes = lanes[:, None, None]
     if compressed and has_top:
-        stored_vectors = torch.from_numpy(mask.numpy().sum(3, dtype=np.int64)).double()
+        stored_vectors = count_true(mask, 3)
         bits = entries * index_bits + SLICE_BITS * (stored_vectors + low * k_len) * row_lanes
     else:
         bits = (SLICE_BITS * slices * k_len * row_lanes).expand(r, groups, chunks)
@@ -259,6 +260,7 @@ def slice_tiles(
         group=torch.arange(g).repeat_interleave(n_s),
         act_bits=block_sum(xo.bits.sum(2), xb),
         act_entries=block_sum(xo.entries.sum(2), xb),
+        largest_act_chunk=float(block_sum(xo.bits, xb).max()),
         rows=block_sum(wo.lanes, wb).repeat(g),
         tokens=block_sum(xo.lanes, xb),
         lanes=_lane_counts(wo, xo, m, n, k, g, compensate),

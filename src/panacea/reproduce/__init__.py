@@ -272,10 +272,10 @@ def sensitivity_rows(
     bases: dict[str, dict[str, float]] = {}
 
     def compare(captures, variation: Variation, assumption: Assumption) -> dict[str, float]:
-        return comparison(captures, variation, mapping=assumption.mapping or mapping, objective=objective)
+        return comparison(captures, variation, mapping=assumption.mapping_of(mapping), objective=objective)
 
     def base_of(assumption: Assumption) -> dict[str, float]:  # one base per mapping the assumptions run
-        key = assumption.mapping or mapping
+        key = assumption.mapping_of(mapping)
         if key not in bases:
             bases[key] = compare(base.captures, BASE, assumption)
         return bases[key]
@@ -288,7 +288,7 @@ def sensitivity_rows(
             change = metrics[name] / base_of(assumption)[name] - 1
             out.append(
                 SensitivityRow(
-                    mapping=assumption.mapping or mapping,
+                    mapping=assumption.mapping_of(mapping),
                     assumption=assumption.name,
                     value=value,
                     base=is_base,
@@ -302,10 +302,10 @@ def sensitivity_rows(
             )
 
     assumptions = shipped_assumptions()
-    todo = {a.name: [v for v in a.values if rerun is not None or not v.reruns] for a in assumptions}
+    todo = {a.name: [v for v in a.values_around(mapping) if rerun is not None or not v.reruns] for a in assumptions}
     total, done = sum(map(len, todo.values())), 0
     for a in assumptions:
-        add(a, a.base, True, base_of(a), base_accuracy)
+        add(a, a.base_label(mapping), True, base_of(a), base_accuracy)
         for v in todo[a.name]:
             runs = rerun(v.calibration) if v.reruns else base
             add(a, v.label, False, compare(runs.captures, v, a), runs.records["dbs"].metrics[metric])

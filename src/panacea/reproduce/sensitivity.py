@@ -88,6 +88,18 @@ class Assumption(_Data):
     values: tuple[Variation, ...] = Field(min_length=1)
     mapping: MappingMode | None = None
 
+    def mapping_of(self, run: MappingMode) -> MappingMode:
+        """The mapping its base runs in a run of ``run``."""
+        return self.mapping or run
+
+    def base_label(self, run: MappingMode) -> str:
+        """An assumption whose values are all mappings is based on the run's mapping."""
+        return self.mapping_of(run) if all(v.mapping for v in self.values) else self.base
+
+    def values_around(self, run: MappingMode) -> tuple[Variation, ...]:
+        """Its values in a run of ``run``, less the one that is its base."""
+        return tuple(v for v in self.values if v.label != self.base_label(run))
+
 
 class Assumptions(_Data):
     assumptions: tuple[Assumption, ...] = Field(min_length=1)
