@@ -216,7 +216,7 @@ def test_a_cached_choice_that_does_not_fit_a_layer_is_made_again():
 
 
 @pytest.mark.parametrize("design", DESIGNS)
-def test_a_cached_choice_never_costs_more_than_the_fixed_mapping(design):
+def test_a_close_cached_choice_never_costs_more_than_the_fixed_mapping(design):
     # a choice made for another layer of the kind (here: the outer operand streamed every step),
     # close to the fixed mapping there and bad for this one: the layer keeps the fixed mapping
     w = _workload(design, 256, 256, 256, (0.8, 0.5))
