@@ -13,7 +13,6 @@ Usage: python benchmarks/bench_blockings.py [--objective energy|latency|edp]
 from __future__ import annotations
 
 import argparse
-import math
 
 import panacea.hw as hw
 from panacea.hw.schedule import Blocking, fits
@@ -47,16 +46,10 @@ def ratio(design: str, n: int, k: int, m: int, groups: int, objective: str) -> f
     scheme = "sym" if design == "sibia" else "asym"
     w = synthetic_workload(n, k, m, act_sparsity=0.8, weight_sparsity=0.5, groups=groups, scheme=scheme)
     model = hw.load(design, objective=objective)
-    caps = model._capacities()
-    pruned = exhaustive = math.inf
-    for tiling, (g, finish), options in model.candidates(w):
+    space = list(model.candidates(w))
+    every = [(t, layout, list(every_blocking(layout[0], model.capacities()) | set(o))) for t, layout, o in space]
 
-        def best(space, g=g, finish=finish, tiling=tiling) -> float:
-            return min(model._score(model._finished(finish, model._timeline(g, b), tiling)) for b in space)
-
-        pruned = min(pruned, best(options))
-        exhaustive = min(exhaustive, best(every_blocking(g, caps) | set(options)))
-    return pruned / exhaustive
+    return model.score_of(model.search(w, space)) / model.score_of(model.search(w, every))
 
 
 def main() -> None:

@@ -119,7 +119,7 @@ class CostModel(ABC):
                 g, finish = self.layout(w, tiling)
             except ValueError:  # this layer's masks overflow the chosen tiles: search it on its own
                 return self._search_large(w)
-            if not fits(g, blocking, **self._capacities()):
+            if not fits(g, blocking, **self.capacities()):
                 return self.search(w, list(self.candidates(w, [tiling])))  # its blocking, for its sizes
             chosen = self._finished(finish, self._timeline(g, blocking), tiling)
             if margin > 1 + RECHECK_MARGIN:
@@ -128,17 +128,17 @@ class CostModel(ABC):
                 fixed = self._fixed_of(g, finish) if tiling == self.fixed_tiling() else self.fixed(w)
             except ValueError:  # the spec's own tiles do not fit this workload
                 return chosen
-            return min(chosen, fixed, key=self._score)  # a tie keeps the choice
+            return min(chosen, fixed, key=self.score_of)  # a tie keeps the choice
         best = self._search_large(w)
         try:
-            margin = self._score(self.fixed(w)) / max(self._score(best), 1e-30)
+            margin = self.score_of(self.fixed(w)) / max(self.score_of(best), 1e-30)
         except ValueError:  # the spec's own tiles do not fit this workload
             margin = math.inf
         self._choices[key] = (best.mapping.tiling, best.mapping.blocking, margin)
         return best
 
-    def _score(self, cost: Cost) -> float:
-        """``cost`` in the model's objective."""
+    def score_of(self, cost: Cost) -> float:
+        """``cost`` (priced here) in the model's objective: what the search minimises."""
         return score(sum(self.priced(cost).energy_pj.values()), cost.cycles, self.objective)
 
     def _search_large(self, w) -> Cost:
@@ -160,13 +160,13 @@ class CostModel(ABC):
 
     def _fixed_of(self, g: Grid, finish: Callable[[Timeline], Cost]) -> Cost:
         """The fixed mapping of the spec's tiling laid out as ``g``."""
-        tls = [self._timeline(g, b) for b in fixed_blocking(g, **self._capacities())]
+        tls = [self._timeline(g, b) for b in fixed_blocking(g, **self.capacities())]
         return self._finished(finish, min(tls, key=lambda t: t.dram_read + t.dram_written), self.fixed_tiling())
 
     def candidates(self, w, tilings: Sequence[Tiling] | None = None) -> Iterator[tuple[Tiling, Layout, list[Blocking]]]:
         """Every tiling (of ``tilings``, default :meth:`tilings`) that fits the hardware with its
         layout and the blockings worth trying (the fixed mapping's among them when its tiling fits)."""
-        caps = self._capacities()
+        caps = self.capacities()
         fixed = self.fixed_tiling()
         for tiling in dict.fromkeys(self.tilings(w) if tilings is None else tilings):
             try:
@@ -183,7 +183,7 @@ class CostModel(ABC):
         for tiling, (g, finish), options in space if space is not None else self.candidates(w):
             for blocking in options:
                 cost = self._finished(finish, self._timeline(g, blocking), tiling)
-                s = self._score(cost)
+                s = self.score_of(cost)
                 if s < best_score:
                     best, best_score = cost, s
         if best is None:
@@ -196,12 +196,13 @@ class CostModel(ABC):
         sizes = {name: kb for name, (kb, _) in self.memories().items()}
         return cost.priced(self.energy, memory_kb=sizes, leakage_mw=self.leakage_mw)
 
-    def _capacities(self) -> dict[str, float]:
+    def capacities(self) -> dict[str, float]:
+        """The SRAM capacities a blocking must fit (the keyword arguments of :mod:`panacea.hw.schedule`)."""
         mem = self.spec.memory
         return {"wmem_bits": mem.wmem_kb * KB_BITS, "amem_bits": mem.amem_kb * KB_BITS}
 
     def _timeline(self, g: Grid, blocking: Blocking) -> Timeline:
-        return timeline(g, blocking, **self._capacities(), dram_bits_per_cycle=self.spec.memory.dram_bits_per_cycle)
+        return timeline(g, blocking, **self.capacities(), dram_bits_per_cycle=self.spec.memory.dram_bits_per_cycle)
 
     @staticmethod
     def _finished(finish: Callable[[Timeline], Cost], tl: Timeline, tiling: Tiling) -> Cost:

@@ -203,16 +203,21 @@ def blockings(g: Grid, *, wmem_bits: float, amem_bits: float) -> list[Blocking]:
             largest = largest_block(tile, capacity / (2 if double else 1), limit)
             if not largest:
                 continue
-            sizes = {1, largest}
-            sizes |= {math.ceil(count / n) for n in range(2, 5)}
-            if outer and g.fold_groups.shape[1] > 1:  # whole groups, or even parts of one
-                per_group = int(g.fold_groups.sum(0).max())
-                sizes |= {per_group * n for n in range(1, 5)} | {d for d in range(1, per_group) if per_group % d == 0}
-            for b in sorted(balanced(count, b) for b in sizes if b <= largest):
+            for b in _block_sizes(g, outer, largest):
                 blocking = Blocking(outer, b, True, double)
                 if fits(g, blocking, wmem_bits=wmem_bits, amem_bits=amem_bits):
                     out[blocking] = None
     return list(out)
+
+
+def _block_sizes(g: Grid, weights_outer: bool, largest: int) -> list[int]:
+    """Resident block sizes up to ``largest`` (:func:`blockings`), each balanced over the tiles."""
+    count = len(_outer(g, weights_outer)[0])
+    sizes = {1, largest} | {math.ceil(count / n) for n in range(2, 5)}
+    if weights_outer and g.fold_groups.shape[1] > 1:  # whole groups, or even parts of one
+        per_group = int(g.fold_groups.sum(0).max())
+        sizes |= {per_group * n for n in range(1, 5)} | {d for d in range(1, per_group) if per_group % d == 0}
+    return sorted({balanced(count, b) for b in sizes if b <= largest})
 
 
 def fits(g: Grid, blocking: Blocking, *, wmem_bits: float, amem_bits: float) -> bool:

@@ -249,6 +249,7 @@ def slice_tiles(
         return block_sum(t, wb).transpose(0, 1).reshape(g * n_s, chunks)
 
     comp = per_unit(hh + lh) if compensate else torch.zeros(g * n_s, n_t, chunks)
+    act_chunks = block_sum(xo.bits, xb)  # [T, G, C] stored bits of each tile's chunks
     return SliceTiles(
         hh=per_unit(hh),
         hl=per_unit(hl),
@@ -258,9 +259,9 @@ def slice_tiles(
         weight_bits=per_subtile(wo.bits),
         weight_entries=per_subtile(wo.entries),
         group=torch.arange(g).repeat_interleave(n_s),
-        act_bits=block_sum(xo.bits.sum(2), xb),
+        act_bits=act_chunks.sum(2),
         act_entries=block_sum(xo.entries.sum(2), xb),
-        largest_act_chunk=float(block_sum(xo.bits, xb).max()),
+        largest_act_chunk=float(act_chunks.max()),
         rows=block_sum(wo.lanes, wb).repeat(g),
         tokens=block_sum(xo.lanes, xb),
         lanes=_lane_counts(wo, xo, m, n, k, g, compensate),
