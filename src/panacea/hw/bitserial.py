@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from panacea.aq.codebook import uniform
+from panacea.hw.area import Part
 from panacea.hw.cost import Cost
 from panacea.hw.mapping import Tiling
 from panacea.hw.model import CostModel, Layout
@@ -55,6 +56,23 @@ def fold_sums(values: torch.Tensor, size: int) -> torch.Tensor:
 class BitSerialModel(CostModel):
     spec: BitSerialSpec
     workload_type = AQWorkload
+
+    def parts(self) -> list[Part]:
+        """Per IPU: an adder tree of ``lanes`` 16-bit adders (one shifted term per lane, as the
+        energy model prices it) and a 32-bit accumulator; the operand latches along the array's
+        sides (``rows + cols`` lanes of 8-bit levels); a zero-eliminating RLE decoder (a small add
+        and a compare) per row and column."""
+        core = self.spec.core
+        ipus, edges = core.rows * core.cols, core.rows + core.cols
+        return [
+            Part("accumulators", "adder", ipus * core.lanes, 16),
+            Part("accumulators", "shifter", ipus * core.lanes, 8),
+            Part("accumulators", "adder", ipus, 32),
+            Part("registers", "register", ipus, 32),
+            Part("registers", "register", edges * core.lanes, 8),
+            Part("index_decoding", "adder", edges, 8),
+            Part("index_decoding", "comparator", edges, 8),
+        ]
 
     def layout(self, w: AQWorkload, tiling: Tiling) -> Layout:
         core = self.spec.core

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from panacea.formats import SLICE_BITS, weight_slice_count
+from panacea.hw.area import Part
 from panacea.hw.cost import Cost
 from panacea.hw.mapping import Tiling, tiling
 from panacea.hw.model import KB_BITS, CostModel, Layout
@@ -100,6 +101,37 @@ class BitSliceModel(CostModel):
             "abuf": (core.abuf_kb, 1),
             "psum": (core.psum_kb, core.peas),
         }
+
+    @abstractmethod
+    def operators_per_pea(self) -> int:
+        """Outer-product operators in one PEA."""
+
+    def shifted_operators(self) -> int:
+        """Operators per PEA whose products need a variable shift (slice pairs that change)."""
+        return self.operators_per_pea()
+
+    def saccs_per_pea(self) -> int:
+        """Shift-and-accumulators per PEA (partial-sum sets it produces at a time)."""
+        return 1
+
+    def parts(self) -> list[Part]:
+        """Per PEA: ``operators x vector^2`` 4b x 4b multipliers; a variable shifter (16 bits:
+        slice position, DBS) per product of the operators whose slice pairs change; per output
+        position of the ``vector x vector`` outer product, an adder tree over the operators
+        (``operators - 1`` 16-bit adders) and, per shift-and-accumulator, an ``accumulator_bits``
+        accumulator; the operators' operand registers (``2 x vector x 4`` bits each) and an index
+        decoder (a small add and a compare); one more decoder for the activation stream."""
+        core, ops = self.spec.core, self.operators_per_pea()
+        positions = core.peas * core.vector**2
+        return [
+            Part("multipliers", "mult_4x4", positions * ops),
+            Part("accumulators", "shifter", positions * self.shifted_operators(), 16),
+            Part("accumulators", "adder", positions * (ops - 1), 16),
+            Part("accumulators", "adder", positions * self.saccs_per_pea(), core.accumulator_bits),
+            Part("registers", "register", core.peas * ops, 2 * core.vector * SLICE_BITS),
+            Part("index_decoding", "adder", core.peas + 1, 8),
+            Part("index_decoding", "comparator", core.peas + 1, 8),
+        ]
 
     def _slice_tiles(self, w: Workload, core: BitSliceCore, *, x_slices: int, **operands) -> SliceTiles:
         """:func:`~panacea.hw.tiles.slice_tiles` of ``w`` with ``core``'s vectors and tiles (the

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 import torch
 
+from panacea.hw.area import AreaTable, Part, area_mm2, load_area, ppu_parts
 from panacea.hw.cost import Cost
 from panacea.hw.energy import EnergyTable, load_energy
 from panacea.hw.mapping import (
@@ -82,7 +83,17 @@ class CostModel(ABC):
         """Static power of the on-chip memories (CACTI leakage by size); logic leakage not modelled."""
         return sum(count * self.energy.sram.leakage(kb) for kb, count in self.memories().values())
 
+    def area_mm2(self, table: AreaTable | None = None) -> dict[str, float]:
+        """Silicon area per component (:data:`~panacea.hw.area.AREA_COMPONENTS`), mm^2: the
+        logic :meth:`parts` and the :meth:`memories` priced by ``table`` (default: 28 nm)."""
+        return area_mm2([*self.parts(), *ppu_parts()], self.memories(), load_area() if table is None else table)
+
     # -- what each design provides ------------------------------------------------------------
+
+    @abstractmethod
+    def parts(self) -> list[Part]:
+        """The logic the spec instantiates (its memories are :meth:`memories`; the PPU, the same
+        in every design, is added by :meth:`area_mm2`)."""
 
     @abstractmethod
     def layout(self, w, tiling: Tiling) -> Layout:

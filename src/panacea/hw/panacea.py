@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 
 from panacea.formats import act_slice_count, ho_shift
+from panacea.hw.area import Part
 from panacea.hw.bitslice import BitSliceModel, Plan, per_mtile, step_cycles
 from panacea.hw.mapping import Tiling
 from panacea.hw.model import KB_BITS
@@ -43,6 +44,28 @@ class PanaceaModel(BitSliceModel):
 
     def x_slices(self, w: Workload) -> int:
         return act_slice_count(w.x_bits)
+
+    def operators_per_pea(self) -> int:
+        return self.spec.core.dwo_per_pea + self.spec.core.swo_per_pea
+
+    def shifted_operators(self) -> int:
+        return self.spec.core.dwo_per_pea  # SWOs compute LL only: a fixed shift, wiring
+
+    def saccs_per_pea(self) -> int:
+        return self.spec.core.compensators_per_pea  # DTP: two CSs and two S-ACCs (section III-D)
+
+    def parts(self) -> list[Part]:
+        """The bit-slice PEAs' parts and, per PEA, its compensators (section III-D; DTP's second
+        one is ``compensators_per_pea = 2``): each adds ``compensator_saccs`` weight vectors of
+        16-bit sums per cycle and multiplies a vector of sums by ``r`` (16b x 4b, priced like an
+        8b x 8b multiplier, as in the energy table)."""
+        core = self.spec.core
+        units = core.peas * core.compensators_per_pea
+        return [
+            *super().parts(),
+            Part("compensators", "adder", units * core.compensator_saccs * core.vector, 16),
+            Part("compensators", "mult_8x8", units * core.vector),
+        ]
 
     def fixed_tiling(self) -> Tiling:
         return (*super().fixed_tiling(), ("dtp", self.spec.core.dtp))

@@ -26,6 +26,9 @@ class SibiaModel(BitSliceModel):
     def x_slices(self, w: Workload) -> int:
         return weight_slice_count(w.x_bits)  # SBR activations
 
+    def operators_per_pea(self) -> int:
+        return self.spec.core.operators_per_pea
+
     def tiles(self, w: Workload, core: BitSliceCore) -> SliceTiles:
         skip = sibia_skip(w.act_stored, w.weight_stored)
         return self._slice_tiles(

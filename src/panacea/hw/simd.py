@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from panacea.hw.area import Part
 from panacea.hw.cost import Cost
 from panacea.hw.mapping import Tiling
 from panacea.hw.model import CostModel, Layout, passes
@@ -28,6 +29,19 @@ class SimdModel(CostModel):
     blocking above the core."""
 
     spec: SimdSpec
+
+    def parts(self) -> list[Part]:
+        """Per unit: ``lanes`` 8b x 8b multipliers, an adder tree of ``lanes - 1`` 16-bit adders,
+        a 32-bit accumulator adder, ``tile_tokens`` 32-bit partial sums and the weight chunk it
+        reuses (``lanes`` bytes); the broadcast activation chunk (``lanes`` bytes) once."""
+        core = self.spec.core
+        return [
+            Part("multipliers", "mult_8x8", core.units * core.lanes),
+            Part("accumulators", "adder", core.units * (core.lanes - 1), 16),
+            Part("accumulators", "adder", core.units, 32),
+            Part("registers", "register", core.units * core.tile_tokens, 32),
+            Part("registers", "register", core.units + 1, core.lanes * OPERAND_BITS),
+        ]
 
     def layout(self, w: Workload, tiling: Tiling) -> Layout:
         core = self.spec.core

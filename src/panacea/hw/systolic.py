@@ -30,6 +30,7 @@ import math
 
 import torch
 
+from panacea.hw.area import Part
 from panacea.hw.cost import Cost
 from panacea.hw.mapping import Tiling, tiling
 from panacea.hw.model import KB_BITS, CostModel, Layout, passes
@@ -55,6 +56,17 @@ def scalesim_cycles(n: int, m: int, k: int, rows: int, cols: int, dataflow: str)
 
 class SystolicModel(CostModel):
     spec: SystolicSpec
+
+    def parts(self) -> list[Part]:
+        """Per PE: an 8b x 8b multiplier, an ``accumulator_bits`` adder and registers for the two
+        operands and the partial sum it holds or passes on (both dataflows)."""
+        core = self.spec.core
+        pes = core.rows * core.cols
+        return [
+            Part("multipliers", "mult_8x8", pes),
+            Part("accumulators", "adder", pes, core.accumulator_bits),
+            Part("registers", "register", pes, 2 * OPERAND_BITS + core.accumulator_bits),
+        ]
 
     def _chunk_limit(self) -> int:
         """Tokens of partial sums of one column fold that OMEM holds (weight-stationary)."""
