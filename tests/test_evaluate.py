@@ -115,6 +115,7 @@ def test_numbers_agree_with_the_library(tiny_run, tiny_dir):
         assert record.dram_bits_read == direct.dram_bits_read
         assert record.energy_pj == pytest.approx(direct.energy_pj)
         assert record.tops_per_watt == pytest.approx(direct.tops_per_watt)
+        assert record.area_mm2 == pytest.approx(hw.load(name).area_mm2()) and record.tops_per_mm2 > 0
         assert sum(layer.cycles for layer in record.layers) == direct.cycles
     no_dtp = hw.model_for(hw.with_core(hw.load("panacea").spec, dtp=False)).run(workloads["dbs"])
     assert res.cost("panacea", "dbs", "dtp-off").cycles == no_dtp.cycles

@@ -288,6 +288,7 @@ def _cost_record(name: str, model: hw.CostModel, scheme: str, variant: str, work
         dram_bits_read=total.dram_bits_read,
         dram_bits_written=total.dram_bits_written,
         sram_bits=total.sram_bits,
+        area_mm2=total.area_mm2,
         layers=[
             LayerCost(
                 name=w.name,

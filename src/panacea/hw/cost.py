@@ -36,7 +36,8 @@ class Cost:
     ``busy``: cycle-slots each operator kind worked (utilization = busy / (count x cycles)).
     ``ops``: actions per unit; ``sram_bits``/``buffer_bits``: bits read and written per memory,
     keyed ``"<memory>.read"``/``"<memory>.write"``; ``energy_pj``: per component (:data:`COMPONENTS`).
-    ``mapping``: how the design ran the workload (:mod:`panacea.hw.mapping`).
+    ``mapping``: how the design ran the workload (:mod:`panacea.hw.mapping`); ``area_mm2``: the
+    design's silicon area per component (:mod:`panacea.hw.area`; empty until priced).
     """
 
     design: str
@@ -55,6 +56,7 @@ class Cost:
     energy_pj: dict[str, float] = field(default_factory=dict)
     workloads: int = 1
     mapping: Mapping | None = None  # the mapping of one workload (None for a sum of several)
+    area_mm2: dict[str, float] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -80,6 +82,14 @@ class Cost:
     @property
     def tops_per_watt(self) -> float:
         return 2 * self.macs / self.energy_j / 1e12 if self.energy_pj else 0.0
+
+    @property
+    def total_area_mm2(self) -> float:
+        return sum(self.area_mm2.values())
+
+    @property
+    def tops_per_mm2(self) -> float:
+        return self.tops / self.total_area_mm2 if self.area_mm2 else 0.0
 
     def __add__(self, other: Cost) -> Cost:
         """Two workloads run one after the other on the same design."""
@@ -109,6 +119,7 @@ class Cost:
             buffer_bits=merged(self.buffer_bits, other.buffer_bits),
             energy_pj=merged(self.energy_pj, other.energy_pj),
             workloads=self.workloads + other.workloads,
+            area_mm2=self.area_mm2,  # one design: the same silicon
         )
 
     def priced(self, table: EnergyTable, *, memory_kb: dict[str, float], leakage_mw: float) -> Cost:

@@ -230,7 +230,7 @@ class CostModel(ABC):
         total = costs[0]
         for c in costs[1:]:
             total = total + c
-        return total
+        return replace(total, area_mm2=self.area_mm2())
 
     def _stream_layout(
         self,

@@ -127,11 +127,21 @@ class CostRecord(Record):
     # bits read and written per on-chip memory ("<memory>.read" / ".write"); empty in results
     # written before it was recorded
     sram_bits: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    # the design's silicon area per component (panacea.hw.area); empty in results written before
+    area_mm2: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     layers: list[LayerCost]
 
     @property
     def energy_j(self) -> float:
         return sum(self.energy_pj.values()) * 1e-12
+
+    @property
+    def total_area_mm2(self) -> float:
+        return sum(self.area_mm2.values())
+
+    @property
+    def tops_per_mm2(self) -> float | None:
+        return self.tops / self.total_area_mm2 if self.area_mm2 else None
 
 
 class Results(VersionedFile):

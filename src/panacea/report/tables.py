@@ -142,19 +142,25 @@ def accelerator_table(res: Results) -> Table:
     ref = panacea_headline(res)
     metric = next(iter(res.fp32))
     cols = ["design", "scheme", METRIC_NAMES.get(metric, metric), "Mcycles", "TOPS", "TOPS/W"]
+    area = all(c.area_mm2 for c in runs)  # results written before the area model have none
+    if area:
+        cols += ["mm2", "TOPS/mm2"]
     if ref is not None:
         cols += ["speed-up", "EE gain"]
     rows = []
     for c in runs:
         accuracy = f"{res.scheme(c.scheme).metrics[metric]:.4g}"
         row = [name(c), c.scheme, accuracy, f"{c.cycles / 1e6:,.1f}", f"{c.tops:.3f}", f"{c.tops_per_watt:.2f}"]
+        if area:
+            row += [f"{c.total_area_mm2:.3f}", f"{c.tops_per_mm2:.2f}"]
         if ref is not None:
             row += [f"{c.cycles / ref.cycles:.2f}x", f"{ref.tops_per_watt / c.tops_per_watt:.2f}x"]
         rows.append(row)
     notes = [
         "speed-up / EE gain: Panacea's over the design; each design runs its own scheme (accuracy beside it). "
         f"All GEMMs of the model with weights, first evaluation call of each ({len(runs[0].layers) if runs else 0} "
-        "workloads); TOPS: 2 x MACs / time; EE: TOPS/W.",
+        "workloads); TOPS: 2 x MACs / time; EE: TOPS/W"
+        + ("; mm2: 28 nm area of logic and SRAM (panacea.hw.area)." if area else "."),
     ]
     if ref is not None:
         paper = ", ".join(f"{DISPLAY[k]} {v}x" for k, v in _paper_ee_gpt2().items())
