@@ -240,6 +240,18 @@ def _with(spec: ArchSpecModel, section: str, changes: dict) -> ArchSpecModel:
     return _validated(data, f"{spec.name} with {section} {changes}")
 
 
+def spec_with(spec: ArchSpecModel, changes: dict, *, name: str | None = None) -> ArchSpecModel:
+    """``spec`` with dotted fields changed (``"core.peas"``, ``"memory.wmem_kb"``, ``"clock_mhz"``)
+    and optionally renamed, validated again."""
+    data = spec.model_dump()
+    for key, value in changes.items():
+        section, _, field = key.rpartition(".")
+        (data[section] if section else data)[field] = value
+    if name is not None:
+        data["name"] = name
+    return _validated(data, f"{spec.name} with {changes}")
+
+
 def _validated(data: dict, where: str) -> ArchSpecModel:
     try:
         return _ADAPTER.validate_python(data)

@@ -1,0 +1,87 @@
+"""Design spaces (issue 14, WIP): validation, the points under constraints, the Pareto front."""
+
+from __future__ import annotations
+
+import pytest
+
+import panacea.hw as hw
+from panacea.dse import Space, evaluate, load_space, pareto_front, points
+from panacea.workload import synthetic_workload
+
+FIG13 = """
+base = "panacea"
+objectives = ["tops", "tops_per_watt"]
+[vary]
+"core.dwo_per_pea" = [2, 4, 6, 8]
+"core.swo_per_pea" = [4, 6, 8, 10]
+"core.dtp" = [true, false]
+[constraints]
+equal_multipliers = true
+"""
+
+
+def _space(tmp_path, text: str) -> Space:
+    path = tmp_path / "space.toml"
+    path.write_text(text)
+    return load_space(path)
+
+
+def test_equal_multipliers_keeps_the_splits_of_twelve_operators(tmp_path):
+    space = _space(tmp_path, FIG13)
+    assert space.size == 32
+    kept = [p for p in points(space) if p.spec is not None]
+    assert {(p.changes["core.dwo_per_pea"], p.changes["core.swo_per_pea"]) for p in kept} == {
+        (2, 10),
+        (4, 8),
+        (6, 6),
+        (8, 4),
+    }
+    assert all(p.spec.multipliers_4b == 3072 for p in kept)
+    out = next(p for p in points(space) if p.spec is None)
+    assert "multipliers, not the base's 3072" in out.reason
+
+
+def test_an_area_budget_drops_the_larger_designs(tmp_path):
+    text = FIG13.replace("equal_multipliers = true", "max_area_mm2 = 0.85")
+    kept = [p for p in points(_space(tmp_path, text)) if p.spec is not None]
+    assert kept and all(sum(hw.model_for(p.spec).area_mm2().values()) <= 0.85 for p in kept)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (('"core.dtp" = [true, false]', '"core.colour" = [1]'), "vary.core.colour: not a field of panacea's spec"),
+        (('"core.dtp" = [true, false]', '"core.dtp" = []'), "vary: 'core.dtp': needs at least one value"),
+        (('"core.dtp" = [true, false]', '"core.dtp" = [true, true]'), "values must be distinct"),
+        (('["tops", "tops_per_watt"]', '["tops", "speed"]'), "objectives.1: Input should be"),
+        (('base = "panacea"', 'base = "tpu"'), "tpu"),
+    ],
+)
+def test_a_bad_space_is_one_error_naming_the_field(tmp_path, edit, message):
+    with pytest.raises(ValueError, match=message):
+        _space(tmp_path, FIG13.replace(*edit))
+
+
+def test_an_invalid_point_is_kept_with_the_reason():
+    space = Space.model_validate({"base": "panacea", "vary": {"core.peas": [16, 0]}})
+    bad = [p for p in points(space) if p.spec is None]
+    assert len(bad) == 1 and "core.peas" in bad[0].reason
+
+
+def test_pareto_front_by_hand():
+    rows = [
+        {"tops": 1.0, "area": 1.0},
+        {"tops": 2.0, "area": 2.0},
+        {"tops": 1.5, "area": 2.5},  # dominated by the second
+        {"tops": 2.0, "area": 2.0},  # a tie: neither dominates the other
+    ]
+    assert pareto_front(rows, ["tops", "area"]) == [0, 1, 3]
+    assert pareto_front(rows, ["tops"]) == [1, 3]
+
+
+def test_evaluate_is_the_cost_model_on_the_workloads():
+    w = [synthetic_workload(64, 128, 128, act_sparsity=0.8, weight_sparsity=0.5)]
+    spec = hw.load_spec("panacea")
+    row = evaluate(spec, w)
+    cost = hw.model_for(spec).run(w)
+    assert row["tops"] == cost.tops and row["area"] == cost.total_area_mm2
