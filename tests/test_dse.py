@@ -85,3 +85,17 @@ def test_evaluate_is_the_cost_model_on_the_workloads():
     row = evaluate(spec, w)
     cost = hw.model_for(spec).run(w)
     assert row["tops"] == cost.tops and row["area"] == cost.total_area_mm2
+
+
+def test_a_run_is_the_same_on_one_or_two_workers_and_resumes_without_recosting(tmp_path, monkeypatch):
+    import panacea.dse as dse
+
+    space = _space(tmp_path, FIG13)
+    w = [synthetic_workload(64, 128, 128, act_sparsity=0.8, weight_sparsity=0.5)]
+    one = dse.run_space(space, w, tmp_path / "one", workloads_key="w")
+    two = dse.run_space(space, w, tmp_path / "two", workloads_key="w", executor=dse.LocalExecutor(2))
+    assert one == two and sum(r.get("pareto", False) for r in one) >= 1
+    assert len(list((tmp_path / "one").glob("*.json"))) == 8
+    # a resumed run finds every point stored and costs none again
+    monkeypatch.setattr(dse, "evaluate", lambda *a: pytest.fail("re-costed a stored point"))
+    assert dse.run_space(space, w, tmp_path / "one", workloads_key="w") == one

@@ -12,8 +12,12 @@ not valid or breaks a constraint is kept with the reason, not costed.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
+import multiprocessing
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import panacea.hw as hw
 from panacea._checks import parse_toml, validated
-from panacea._io import read_text
+from panacea._io import atomic_write, read_text
 from panacea.hw.spec import ArchSpecModel, spec_with
 
 Objective = Literal["tops", "tops_per_watt", "tops_per_mm2", "energy", "area"]
@@ -152,3 +156,72 @@ def pareto_front(rows: Sequence[dict[str, float]], objectives: Sequence[str]) ->
         return all(x >= y for x, y in zip(a, b, strict=True)) and any(x > y for x, y in zip(a, b, strict=True))
 
     return [i for i, a in enumerate(signed) if not any(dominates(b, a) for b in signed)]
+
+
+# --------------------------------------------------------------------------- running a space
+
+
+def point_key(spec: ArchSpecModel, workloads_key: str) -> str:
+    """What a finished point is stored under: its spec (less its name) and the workloads."""
+    data = spec.model_dump(mode="json")
+    data.pop("name")
+    text = json.dumps(data, sort_keys=True) + workloads_key
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+_WORKLOADS: list = []  # a worker's copy of the workloads, sent once per worker (initializer)
+
+
+def _init_worker(workloads: list) -> None:
+    _WORKLOADS[:] = workloads
+
+
+def _evaluate_in_worker(spec: ArchSpecModel) -> dict[str, float]:
+    return evaluate(spec, _WORKLOADS)
+
+
+class LocalExecutor:
+    """A process pool of ``jobs`` workers (``jobs = 1``: in this process); the workloads travel to
+    each worker once, when it starts, not with every point."""
+
+    def __init__(self, jobs: int = 1):
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        self.jobs = jobs
+
+    def map(self, specs: Sequence[ArchSpecModel], workloads: list) -> Iterator[tuple[int, dict[str, float]]]:
+        """``(index into specs, metrics)`` as each point finishes."""
+        if self.jobs == 1:
+            for i, spec in enumerate(specs):
+                yield i, evaluate(spec, workloads)
+            return
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_init_worker, initargs=(workloads,)) as pool:
+            futures = {pool.submit(_evaluate_in_worker, spec): i for i, spec in enumerate(specs)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+
+
+def run_space(
+    space: Space, workloads: list, store: Path, *, workloads_key: str, executor: LocalExecutor | None = None
+) -> list[dict]:
+    """Every point of ``space`` costed on ``workloads`` (the scheme its design kind runs), each
+    stored in ``store`` as it finishes (``<key>.json``, written atomically) and re-used when a
+    later run finds it; rows in point order, with the Pareto front marked (``pareto``)."""
+    store.mkdir(parents=True, exist_ok=True)
+    all_points = list(points(space))
+    files = {p.index: store / f"{point_key(p.spec, workloads_key)}.json" for p in all_points if p.spec is not None}
+    todo = [p for p in all_points if p.index in files and not files[p.index].exists()]
+    for i, result in (executor or LocalExecutor()).map([p.spec for p in todo], workloads):
+        atomic_write(files[todo[i].index], json.dumps(result).encode())
+    rows = []
+    for p in all_points:
+        row = {"index": p.index, **p.changes, "reason": p.reason}
+        if p.index in files:
+            row |= json.loads(files[p.index].read_text())
+        rows.append(row)
+    costed = [r for r in rows if not r["reason"]]
+    front = set(pareto_front(costed, space.objectives))
+    for i, row in enumerate(costed):
+        row["pareto"] = i in front
+    return rows
