@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import REPRODUCE_TINY
+from typer.testing import CliRunner
 
 import panacea.hw as hw
+from panacea.cli import app
+import panacea.dse as dse
 from panacea.dse import Space, evaluate, load_space, pareto_front, points
 from panacea.workload import synthetic_workload
 
@@ -88,8 +92,6 @@ def test_evaluate_is_the_cost_model_on_the_workloads():
 
 
 def test_a_run_is_the_same_on_one_or_two_workers_and_resumes_without_recosting(tmp_path, monkeypatch):
-    import panacea.dse as dse
-
     space = _space(tmp_path, FIG13)
     w = [synthetic_workload(64, 128, 128, act_sparsity=0.8, weight_sparsity=0.5)]
     one = dse.run_space(space, w, tmp_path / "one", workloads_key="w")
@@ -99,3 +101,18 @@ def test_a_run_is_the_same_on_one_or_two_workers_and_resumes_without_recosting(t
     # a resumed run finds every point stored and costs none again
     monkeypatch.setattr(dse, "evaluate", lambda *a: pytest.fail("re-costed a stored point"))
     assert dse.run_space(space, w, tmp_path / "one", workloads_key="w") == one
+
+
+def test_the_dse_command_writes_the_points_the_front_its_specs_and_the_plot(tiny_llama_dir, tmp_path):
+    space = tmp_path / "space.toml"
+    space.write_text(FIG13)
+    out = tmp_path / "out"
+    args = ["dse", tiny_llama_dir, "--space", str(space), "--out", str(out), *REPRODUCE_TINY]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for name in ("points.csv", "front.csv", "pareto.png"):
+        assert (out / name).is_file()
+    specs = sorted((out / "front").glob("*.toml"))
+    assert specs and all(hw.load(s).spec.multipliers_4b == 3072 for s in specs)
+    bad = CliRunner().invoke(app, ["dse", tiny_llama_dir, "--space", str(tmp_path / "none.toml"), "--out", str(out)])
+    assert bad.exit_code == 2 and "none.toml" in bad.output

@@ -536,6 +536,49 @@ def sweep(
     console.print(f"wrote {out / 'sweep.csv'} ({len(rows)} rows) and {out / 'sweep.png'}")
 
 
+@app.command("dse")
+@_interruptible("run it again: the points that finished are stored under OUT/points")
+def dse(
+    model: str = typer.Argument("smollm2-135m", help="Built-in name, hub id or directory (its workloads)."),
+    space: Path = typer.Option(..., help="Design space TOML (base, vary, constraints, objectives)."),
+    out: Path = typer.Option(Path("dse-results"), help="Output directory (points, front, plot, specs, cache)."),
+    profile: str = typer.Option("accurate", help="Assumptions: accurate, paper, or a profile TOML file."),
+    jobs: int = typer.Option(1, min=1, help="Worker processes."),
+    tokens: int = _TOKENS,
+    calib_tokens: int = _CALIB_TOKENS,
+    seqlen: int = _SEQLEN,
+    batch_size: int = _BATCH_SIZE,
+) -> None:
+    """Design-space exploration: every design of SPACE on MODEL's workloads, and its Pareto front.
+
+    Example: panacea dse smollm2-135m --space examples/dse-fig13.toml --out dse-results --jobs 2
+    """
+    from panacea.dse import LocalExecutor, explore, load_space
+    from panacea.evaluate import EvaluateConfig
+
+    try:
+        the_space = load_space(space)
+        config = EvaluateConfig(
+            model=model, profile=profile, tokens=tokens, calib_tokens=calib_tokens, seqlen=seqlen, batch_size=batch_size
+        )
+    except ValidationError as err:
+        _fail(_validation_line(err))
+    except ValueError as err:
+        _fail(str(err))
+    console = Console()
+    rows = _run_with_progress(
+        console, lambda progress: explore(the_space, config, out, executor=LocalExecutor(jobs), progress=progress)
+    )
+    front = [r for r in rows if r.get("pareto")]
+    table = Table(title=f"{model}: the Pareto front of {space.name} ({len(rows)} points)")
+    for column in (*the_space.vary, *the_space.objectives):
+        table.add_column(column)
+    for r in front:
+        table.add_row(*(str(r[k]) for k in the_space.vary), *(f"{r[o]:.4g}" for o in the_space.objectives))
+    console.print(table)
+    console.print(f"wrote {out / 'points.csv'}, {out / 'front.csv'}, {out / 'pareto.png'} and {out / 'front'}/")
+
+
 @app.command("aq-peak")
 @_interruptible("run it again")
 def aq_peak(

@@ -12,7 +12,9 @@ not valid or breaks a constraint is kept with the reason, not costed.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import itertools
 import json
 import multiprocessing
@@ -225,3 +227,76 @@ def run_space(
     for i, row in enumerate(costed):
         row["pareto"] = i in front
     return rows
+
+
+# --------------------------------------------------------------------------- a model's space
+
+SCHEME_OF_KIND = {"panacea": "dbs", "sibia": "sym", "systolic": "dbs", "simd": "dbs", "bitserial": "aq"}
+
+
+def explore(space: Space, config, out: Path, *, executor: LocalExecutor | None = None, progress=None) -> list[dict]:
+    """``space`` on the workloads of ``config``'s model (an :class:`~panacea.evaluate.EvaluateConfig`;
+    its scheme is the one the base design's kind runs, captured once and cached in ``out/cache``
+    as ``panacea evaluate`` caches it). Writes ``points.csv`` (every point, the reason for those not
+    costed), ``front.csv``, ``pareto.png`` (the first two objectives, the base design marked) and
+    ``front/<name>.toml``, a spec per Pareto design that ``panacea evaluate --accelerators`` takes."""
+    from panacea.evaluate import Cache, run_schemes
+
+    scheme = SCHEME_OF_KIND[space.base_spec().kind]
+    config = config.model_copy(update={"schemes": (scheme,)})
+    runs = run_schemes(config, Cache(out / "cache", resume=True), progress=progress)
+    workloads = runs.captures[scheme]["main"]
+    key = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+    rows = run_space(space, workloads, out / "points", workloads_key=key, executor=executor)
+    base = evaluate(space.base_spec(), workloads)
+    _write_csv(out / "points.csv", rows)
+    front = [r for r in rows if r.get("pareto")]
+    _write_csv(out / "front.csv", front)
+    _write_front_specs(space, front, out / "front")
+    _plot(rows, base, space, out / "pareto.png")
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, buf.getvalue().encode())
+
+
+def _write_front_specs(space: Space, front: list[dict], folder: Path) -> None:
+    import tomli_w
+
+    folder.mkdir(parents=True, exist_ok=True)
+    base = space.base_spec()
+    for row in front:
+        name = f"{base.name} dse {row['index']}"
+        spec = spec_with(base, {k: row[k] for k in space.vary}, name=name)
+        text = tomli_w.dumps(spec.model_dump(mode="json", exclude_none=True))
+        atomic_write(folder / f"{base.kind}-{row['index']}.toml", text.encode())
+
+
+def _plot(rows: list[dict], base: dict[str, float], space: Space, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = space.objectives[0]  # against the second objective, or against area (tops for an area one)
+    y = space.objectives[1] if len(space.objectives) > 1 else ("tops" if x == "area" else "area")
+    costed = [r for r in rows if not r["reason"]]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter([r[x] for r in costed], [r[y] for r in costed], s=14, color="0.6", label="design points")
+    front = sorted((r for r in costed if r["pareto"]), key=lambda r: r[x])
+    ax.plot([r[x] for r in front], [r[y] for r in front], "o-", color="C0", label="Pareto front")
+    ax.scatter([base[x]], [base[y]], marker="*", s=160, color="C3", zorder=3, label=f"shipped {space.base}")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())
