@@ -6,9 +6,9 @@ import pytest
 from conftest import REPRODUCE_TINY
 from typer.testing import CliRunner
 
+import panacea.dse as dse
 import panacea.hw as hw
 from panacea.cli import app
-import panacea.dse as dse
 from panacea.dse import Space, evaluate, load_space, pareto_front, points
 from panacea.workload import synthetic_workload
 
