@@ -116,3 +116,11 @@ def test_the_dse_command_writes_the_points_the_front_its_specs_and_the_plot(tiny
     assert specs and all(hw.load(s).spec.multipliers_4b == 3072 for s in specs)
     bad = CliRunner().invoke(app, ["dse", tiny_llama_dir, "--space", str(tmp_path / "none.toml"), "--out", str(out)])
     assert bad.exit_code == 2 and "none.toml" in bad.output
+
+
+def test_ray_gives_the_points_of_the_process_pool(tmp_path):
+    space = _space(tmp_path, FIG13)
+    w = [synthetic_workload(64, 128, 128, act_sparsity=0.8, weight_sparsity=0.5)]
+    pool = dse.run_space(space, w, tmp_path / "pool", workloads_key="w", executor=dse.LocalExecutor(2))
+    ray = dse.run_space(space, w, tmp_path / "ray", workloads_key="w", executor=dse.RayExecutor(jobs=2))
+    assert ray == pool

@@ -543,7 +543,9 @@ def dse(
     space: Path = typer.Option(..., help="Design space TOML (base, vary, constraints, objectives)."),
     out: Path = typer.Option(Path("dse-results"), help="Output directory (points, front, plot, specs, cache)."),
     profile: str = typer.Option("accurate", help="Assumptions: accurate, paper, or a profile TOML file."),
-    jobs: int = typer.Option(1, min=1, help="Worker processes."),
+    jobs: int = typer.Option(1, min=1, help="Workers (processes, or Ray CPUs for a local Ray instance)."),
+    executor: str = typer.Option("local", help="local (a process pool) or ray."),
+    address: str | None = typer.Option(None, help="Ray: the address of an existing cluster (default: start one here)."),
     tokens: int = _TOKENS,
     calib_tokens: int = _CALIB_TOKENS,
     seqlen: int = _SEQLEN,
@@ -553,8 +555,14 @@ def dse(
 
     Example: panacea dse smollm2-135m --space examples/dse-fig13.toml --out dse-results --jobs 2
     """
-    from panacea.dse import LocalExecutor, explore, load_space
+    from panacea.dse import LocalExecutor, RayExecutor, explore, load_space
     from panacea.evaluate import EvaluateConfig
+
+    if executor not in ("local", "ray"):
+        _fail(f"executor must be local or ray, got {executor!r}")
+    if address is not None and executor != "ray":
+        _fail("--address needs --executor ray")
+    runner = LocalExecutor(jobs) if executor == "local" else RayExecutor(address, jobs)
 
     try:
         the_space = load_space(space)
@@ -567,7 +575,7 @@ def dse(
         _fail(str(err))
     console = Console()
     rows = _run_with_progress(
-        console, lambda progress: explore(the_space, config, out, executor=LocalExecutor(jobs), progress=progress)
+        console, lambda progress: explore(the_space, config, out, executor=runner, progress=progress)
     )
     front = [r for r in rows if r.get("pareto")]
     table = Table(title=f"{model}: the Pareto front of {space.name} ({len(rows)} points)")

@@ -204,8 +204,42 @@ class LocalExecutor:
                 yield futures[future], future.result()
 
 
+def _evaluate_remote(spec: ArchSpecModel, workloads: list) -> dict[str, float]:
+    return evaluate(spec, workloads)
+
+
+class RayExecutor:
+    """Points as Ray tasks: on the cluster at ``address``, or on a local Ray instance of ``jobs``
+    CPUs started (and stopped) here. The workloads go to Ray's object store once."""
+
+    def __init__(self, address: str | None = None, jobs: int | None = None):
+        self.address, self.jobs = address, jobs
+
+    def map(self, specs: Sequence[ArchSpecModel], workloads: list) -> Iterator[tuple[int, dict[str, float]]]:
+        import ray
+
+        started = not ray.is_initialized()
+        if started:
+            local = {"num_cpus": self.jobs} if self.address is None else {}
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False, **local)
+        try:
+            shared = ray.put(workloads)
+            task = ray.remote(_evaluate_remote)
+            pending = {task.remote(spec, shared): i for i, spec in enumerate(specs)}
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    yield pending.pop(ref), ray.get(ref)
+        finally:
+            if started:
+                ray.shutdown()
+
+
+Executor = LocalExecutor | RayExecutor
+
+
 def run_space(
-    space: Space, workloads: list, store: Path, *, workloads_key: str, executor: LocalExecutor | None = None
+    space: Space, workloads: list, store: Path, *, workloads_key: str, executor: Executor | None = None
 ) -> list[dict]:
     """Every point of ``space`` costed on ``workloads`` (the scheme its design kind runs), each
     stored in ``store`` as it finishes (``<key>.json``, written atomically) and re-used when a
@@ -234,7 +268,7 @@ def run_space(
 SCHEME_OF_KIND = {"panacea": "dbs", "sibia": "sym", "systolic": "dbs", "simd": "dbs", "bitserial": "aq"}
 
 
-def explore(space: Space, config, out: Path, *, executor: LocalExecutor | None = None, progress=None) -> list[dict]:
+def explore(space: Space, config, out: Path, *, executor: Executor | None = None, progress=None) -> list[dict]:
     """``space`` on the workloads of ``config``'s model (an :class:`~panacea.evaluate.EvaluateConfig`;
     its scheme is the one the base design's kind runs, captured once and cached in ``out/cache``
     as ``panacea evaluate`` caches it). Writes ``points.csv`` (every point, the reason for those not
