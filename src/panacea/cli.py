@@ -546,6 +546,9 @@ def dse(
     jobs: int = typer.Option(1, min=1, help="Workers (processes, or Ray CPUs for a local Ray instance)."),
     executor: str = typer.Option("local", help="local (a process pool) or ray."),
     address: str | None = typer.Option(None, help="Ray: the address of an existing cluster (default: start one here)."),
+    trials: int | None = typer.Option(
+        None, min=1, help="NSGA-II trials (Optuna) instead of every point; needed above 4096 points."
+    ),
     tokens: int = _TOKENS,
     calib_tokens: int = _CALIB_TOKENS,
     seqlen: int = _SEQLEN,
@@ -555,7 +558,7 @@ def dse(
 
     Example: panacea dse smollm2-135m --space examples/dse-fig13.toml --out dse-results --jobs 2
     """
-    from panacea.dse import LocalExecutor, RayExecutor, explore, load_space
+    from panacea.dse import MAX_EXHAUSTIVE, LocalExecutor, RayExecutor, explore, load_space
     from panacea.evaluate import EvaluateConfig
 
     if executor not in ("local", "ray"):
@@ -573,9 +576,11 @@ def dse(
         _fail(_validation_line(err))
     except ValueError as err:
         _fail(str(err))
+    if trials is None and the_space.size > MAX_EXHAUSTIVE:
+        _fail(f"space: {the_space.size} points is more than {MAX_EXHAUSTIVE} to cost one by one: give --trials")
     console = Console()
     rows = _run_with_progress(
-        console, lambda progress: explore(the_space, config, out, executor=runner, progress=progress)
+        console, lambda progress: explore(the_space, config, out, executor=runner, trials=trials, progress=progress)
     )
     front = [r for r in rows if r.get("pareto")]
     table = Table(title=f"{model}: the Pareto front of {space.name} ({len(rows)} points)")

@@ -34,6 +34,7 @@ from panacea.hw.spec import ArchSpecModel, spec_with
 Objective = Literal["tops", "tops_per_watt", "tops_per_mm2", "energy", "area"]
 MAXIMISE: dict[str, bool] = {"tops": True, "tops_per_watt": True, "tops_per_mm2": True, "energy": False, "area": False}
 Value = bool | int | float
+MAX_EXHAUSTIVE = 4096  # points costed one by one without a search (panacea dse --trials)
 
 
 class _Data(BaseModel):
@@ -108,17 +109,28 @@ class Point:
 
 def points(space: Space) -> Iterator[Point]:
     """Every combination of ``space.vary``, as a validated spec or the reason it is out."""
-    base = space.base_spec()
     keys = list(space.vary)
     for index, values in enumerate(itertools.product(*(space.vary[k] for k in keys))):
-        changes = dict(zip(keys, values, strict=True))
-        try:
-            spec = spec_with(base, changes, name=f"{base.name} #{index}")
-        except ValueError as err:
-            yield Point(index, changes, None, str(err))
-            continue
-        reason = _broken_constraint(spec, base, space.constraints)
-        yield Point(index, changes, None if reason else spec, reason)
+        yield point(space, index, dict(zip(keys, values, strict=True)))
+
+
+def point(space: Space, index: int, changes: dict[str, Value]) -> Point:
+    """The point of ``changes`` (``index``: its place among every combination)."""
+    base = space.base_spec()
+    try:
+        spec = spec_with(base, changes, name=f"{base.name} #{index}")
+    except ValueError as err:
+        return Point(index, changes, None, str(err))
+    reason = _broken_constraint(spec, base, space.constraints)
+    return Point(index, changes, None if reason else spec, reason)
+
+
+def point_index(space: Space, changes: dict[str, Value]) -> int:
+    """The place of ``changes`` among every combination (row-major over ``space.vary``)."""
+    index = 0
+    for key, values in space.vary.items():
+        index = index * len(values) + next(i for i, v in enumerate(values) if repr(v) == repr(changes[key]))
+    return index
 
 
 def _broken_constraint(spec: ArchSpecModel, base: ArchSpecModel, c: Constraints) -> str:
@@ -239,23 +251,35 @@ Executor = LocalExecutor | RayExecutor
 
 
 def run_space(
-    space: Space, workloads: list, store: Path, *, workloads_key: str, executor: Executor | None = None
+    space: Space,
+    workloads: list,
+    store: Path,
+    *,
+    workloads_key: str,
+    executor: Executor | None = None,
+    trials: int | None = None,
+    seed: int = 0,
 ) -> list[dict]:
-    """Every point of ``space`` costed on ``workloads`` (the scheme its design kind runs), each
-    stored in ``store`` as it finishes (``<key>.json``, written atomically) and re-used when a
-    later run finds it; rows in point order, with the Pareto front marked (``pareto``)."""
+    """The points of ``space`` costed on ``workloads``: every combination, or (``trials``) those
+    an NSGA-II search (Optuna) visits in that many trials. Each costed point is stored in ``store``
+    as it finishes (``<key>.json``, written atomically) and re-used when a later run finds it.
+    Rows in point order, with the Pareto front marked (``pareto``)."""
     store.mkdir(parents=True, exist_ok=True)
-    all_points = list(points(space))
-    files = {p.index: store / f"{point_key(p.spec, workloads_key)}.json" for p in all_points if p.spec is not None}
-    todo = [p for p in all_points if p.index in files and not files[p.index].exists()]
-    for i, result in (executor or LocalExecutor()).map([p.spec for p in todo], workloads):
-        atomic_write(files[todo[i].index], json.dumps(result).encode())
-    rows = []
-    for p in all_points:
-        row = {"index": p.index, **p.changes, "reason": p.reason}
-        if p.index in files:
-            row |= json.loads(files[p.index].read_text())
-        rows.append(row)
+    executor = executor or LocalExecutor()
+
+    def cost(batch: list[Point]) -> dict[int, dict[str, float]]:
+        files = {p.index: store / f"{point_key(p.spec, workloads_key)}.json" for p in batch if p.spec is not None}
+        todo = [p for p in batch if p.index in files and not files[p.index].exists()]
+        for i, result in executor.map([p.spec for p in todo], workloads):
+            atomic_write(files[todo[i].index], json.dumps(result).encode())
+        return {i: json.loads(f.read_text()) for i, f in files.items()}
+
+    if trials is None:
+        visited = list(points(space))
+        results = cost(visited)
+    else:
+        visited, results = _nsga2(space, cost, trials, seed, batch=max(1, getattr(executor, "jobs", None) or 1))
+    rows = [{"index": p.index, **p.changes, "reason": p.reason, **results.get(p.index, {})} for p in visited]
     costed = [r for r in rows if not r["reason"]]
     front = set(pareto_front(costed, space.objectives))
     for i, row in enumerate(costed):
@@ -263,12 +287,41 @@ def run_space(
     return rows
 
 
+def _nsga2(space: Space, cost, trials: int, seed: int, batch: int) -> tuple[list[Point], dict[int, dict]]:
+    """``trials`` trials of Optuna's NSGA-II over ``space``, asked ``batch`` at a time (evaluated
+    together); a point out of the space's constraints is a failed trial."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    directions = ["maximize" if MAXIMISE[o] else "minimize" for o in space.objectives]
+    study = optuna.create_study(directions=directions, sampler=optuna.samplers.NSGAIISampler(seed=seed))
+    dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in space.vary.items()}
+    seen: dict[int, Point] = {}
+    results: dict[int, dict] = {}
+    for start in range(0, trials, batch):
+        asked = [study.ask(dists) for _ in range(min(batch, trials - start))]
+        pts = []
+        for trial in asked:
+            changes = {k: trial.params[k] for k in space.vary}
+            index = point_index(space, changes)
+            pts.append(seen.setdefault(index, point(space, index, changes)))
+        results |= cost(list({p.index: p for p in pts if p.index not in results}.values()))
+        for trial, p in zip(asked, pts, strict=True):
+            if p.index in results:
+                study.tell(trial, [results[p.index][o] for o in space.objectives])
+            else:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    return sorted(seen.values(), key=lambda p: p.index), results
+
+
 # --------------------------------------------------------------------------- a model's space
 
 SCHEME_OF_KIND = {"panacea": "dbs", "sibia": "sym", "systolic": "dbs", "simd": "dbs", "bitserial": "aq"}
 
 
-def explore(space: Space, config, out: Path, *, executor: Executor | None = None, progress=None) -> list[dict]:
+def explore(
+    space: Space, config, out: Path, *, executor: Executor | None = None, trials: int | None = None, progress=None
+) -> list[dict]:
     """``space`` on the workloads of ``config``'s model (an :class:`~panacea.evaluate.EvaluateConfig`;
     its scheme is the one the base design's kind runs, captured once and cached in ``out/cache``
     as ``panacea evaluate`` caches it). Writes ``points.csv`` (every point, the reason for those not
@@ -281,7 +334,7 @@ def explore(space: Space, config, out: Path, *, executor: Executor | None = None
     runs = run_schemes(config, Cache(out / "cache", resume=True), progress=progress)
     workloads = runs.captures[scheme]["main"]
     key = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
-    rows = run_space(space, workloads, out / "points", workloads_key=key, executor=executor)
+    rows = run_space(space, workloads, out / "points", workloads_key=key, executor=executor, trials=trials)
     base = evaluate(space.base_spec(), workloads)
     _write_csv(out / "points.csv", rows)
     front = [r for r in rows if r.get("pareto")]
