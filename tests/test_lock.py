@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import site
 import sys
 from pathlib import Path
 
@@ -43,7 +44,10 @@ def _lock_path() -> Path:
 
 def test_installed_versions_equal_the_lock():
     locked = _locked(_lock_path())
-    installed = {_name(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    # what is installed in the environment's site-packages: `import ray` (another test may have
+    # run it) puts Ray's vendored copies (ray/thirdparty_files: colorama, psutil) on sys.path
+    dists = importlib.metadata.distributions(path=site.getsitepackages())
+    installed = {_name(d.metadata["Name"]): d.version for d in dists}
     wrong = {n: (v, installed.get(n)) for n, v in locked.items() if installed.get(n) != v}
     assert not wrong, f"locked version != installed (locked, installed): {wrong}"
     extra = sorted(set(installed) - set(locked) - TOOLS)
