@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 from conftest import REPRODUCE_TINY
 from typer.testing import CliRunner
@@ -10,6 +12,7 @@ import panacea.dse as dse
 import panacea.hw as hw
 from panacea.cli import app
 from panacea.dse import Space, evaluate, load_space, pareto_front, points
+from panacea.executors import LocalExecutor, RayExecutor
 from panacea.workload import synthetic_workload
 
 FIG13 = """
@@ -18,7 +21,9 @@ objectives = ["tops", "tops_per_watt"]
 [vary]
 "core.dwo_per_pea" = [2, 4, 6, 8]
 "core.swo_per_pea" = [4, 6, 8, 10]
-"core.dtp" = [true, false]
+[variants.dtp]
+on = {}
+off = { "core.dtp" = false, "core.compensators_per_pea" = 1, "core.psum_kb" = 1.0 }
 [constraints]
 equal_multipliers = true
 """
@@ -54,11 +59,19 @@ def test_an_area_budget_drops_the_larger_designs(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (('"core.dtp" = [true, false]', '"core.colour" = [1]'), "vary.core.colour: not a field of panacea's spec"),
-        (('"core.dtp" = [true, false]', '"core.dtp" = []'), "vary: 'core.dtp': needs at least one value"),
-        (('"core.dtp" = [true, false]', '"core.dtp" = [true, true]'), "values must be distinct"),
+        (("[2, 4, 6, 8]", '[1]\n"core.colour" = [1]'), "vary.core.colour: not a field of panacea's spec"),
+        (('"core.psum_kb" = 1.0', '"core.hue" = 1.0'), "variants.dtp.off.core.hue: not a field of panacea's spec"),
+        (("[2, 4, 6, 8]", "[]"), "vary: 'core.dwo_per_pea': needs at least one value"),
+        (("[2, 4, 6, 8]", "[2, 2]"), "values must be distinct"),
+        (
+            ("[2, 4, 6, 8]", "{ start = 2, stop = 8, step = 0 }"),
+            r"vary.core.dwo_per_pea.step: Input should be greater than 0",
+        ),
+        (("[2, 4, 6, 8]", "{ start = 8, stop = 2 }"), r"vary.core.dwo_per_pea: stop \(2\) is below start \(8\)"),
+        (("[4, 6, 8, 10]", '[4, 6, 8, 10]\n"core.dtp" = [true]'), "'core.dtp' is both varied and changed by a variant"),
         (('["tops", "tops_per_watt"]', '["tops", "speed"]'), "objectives.1: Input should be"),
         (('base = "panacea"', 'base = "tpu"'), "tpu"),
+        (('base = "panacea"', 'base = "panacea"\nmarks = ["sibia", "tpu"]'), "marks.1: spec 'tpu'"),
     ],
 )
 def test_a_bad_space_is_one_error_naming_the_field(tmp_path, edit, message):
@@ -95,9 +108,14 @@ def test_a_run_is_the_same_on_one_or_two_workers(tmp_path):
     space = _space(tmp_path, FIG13)
     w = [synthetic_workload(64, 128, 128, act_sparsity=0.8, weight_sparsity=0.5)]
     one = dse.run_space(space, w, tmp_path / "one", workloads_key="w")
-    two = dse.run_space(space, w, tmp_path / "two", workloads_key="w", executor=dse.LocalExecutor(2))
+    two = dse.run_space(space, w, tmp_path / "two", workloads_key="w", executor=LocalExecutor(2))
     assert one == two and sum(r.get("pareto", False) for r in one) >= 1
     assert len(list((tmp_path / "one").glob("*.json"))) == 8
+    front = [r for r in one if r.get("pareto")]
+    dse._write_front_specs(space, front, tmp_path / "front")
+    for row in front:  # each Pareto design's spec file costs what its point did
+        spec = hw.load_spec(tmp_path / "front" / f"panacea-{row['index']}.toml")
+        assert evaluate(spec, w) == {k: row[k] for k in dse.MAXIMISE}
 
 
 def test_the_dse_command_writes_the_points_the_front_its_specs_and_the_plot(tiny_llama_dir, tmp_path):
@@ -107,7 +125,7 @@ def test_the_dse_command_writes_the_points_the_front_its_specs_and_the_plot(tiny
     args = ["dse", tiny_llama_dir, "--space", str(space), "--out", str(out), *REPRODUCE_TINY]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    for name in ("points.csv", "front.csv", "pareto.png"):
+    for name in ("points.csv", "points.parquet", "front.csv", "marks.csv", "pareto.png"):
         assert (out / name).is_file()
     specs = sorted((out / "front").glob("*.toml"))
     assert specs and all(hw.load(s).spec.multipliers_4b == 3072 for s in specs)
@@ -118,8 +136,8 @@ def test_the_dse_command_writes_the_points_the_front_its_specs_and_the_plot(tiny
 def test_ray_gives_the_points_of_the_process_pool(tmp_path):
     space = _space(tmp_path, FIG13)
     w = [synthetic_workload(64, 128, 128, act_sparsity=0.8, weight_sparsity=0.5)]
-    pool = dse.run_space(space, w, tmp_path / "pool", workloads_key="w", executor=dse.LocalExecutor(2))
-    ray = dse.run_space(space, w, tmp_path / "ray", workloads_key="w", executor=dse.RayExecutor(jobs=2))
+    pool = dse.run_space(space, w, tmp_path / "pool", workloads_key="w", executor=LocalExecutor(2))
+    ray = dse.run_space(space, w, tmp_path / "ray", workloads_key="w", executor=RayExecutor(jobs=2))
     assert ray == pool
 
 
@@ -140,26 +158,28 @@ class _Interrupted(Exception):
     pass
 
 
-class _CountingExecutor(dse.LocalExecutor):
-    """Runs in this process; counts the points it costs, and stops after ``stop_after`` if set."""
+class _CountingExecutor(LocalExecutor):
+    """Runs in this process; counts the points it costs, and stops after ``stop_after`` tasks."""
 
     def __init__(self, stop_after: int | None = None):
         super().__init__(1)
-        self.costed, self.stop_after = 0, stop_after
+        self.costed, self.tasks, self.stop_after = 0, 0, stop_after
 
-    def map(self, specs, workloads):
-        for item in super().map(specs, workloads):
-            if self.costed == self.stop_after:
+    def map(self, fn, items, shared):
+        for i, results in super().map(fn, items, shared):
+            if self.tasks == self.stop_after:
                 raise _Interrupted
-            self.costed += 1
-            yield item
+            self.tasks += 1
+            self.costed += len(results)
+            yield i, results
 
 
-def test_an_interrupted_run_resumes_without_recosting_the_finished_points(tmp_path):
+def test_an_interrupted_run_resumes_without_recosting_the_finished_points(tmp_path, monkeypatch):
+    monkeypatch.setattr(dse, "POINTS_PER_TASK", 3)  # 8 points: tasks of 3, 3 and 2
     space = _space(tmp_path, FIG13)
     w = [synthetic_workload(64, 128, 128, act_sparsity=0.8, weight_sparsity=0.5)]
     with pytest.raises(_Interrupted):
-        dse.run_space(space, w, tmp_path / "s", workloads_key="w", executor=_CountingExecutor(stop_after=3))
+        dse.run_space(space, w, tmp_path / "s", workloads_key="w", executor=_CountingExecutor(stop_after=1))
     assert len(list((tmp_path / "s").glob("*.json"))) == 3
     again = _CountingExecutor()
     rows = dse.run_space(space, w, tmp_path / "s", workloads_key="w", executor=again)
@@ -172,7 +192,26 @@ def test_pool_and_ray_give_the_same_front_on_a_config_built_model(tiny_llama_dir
 
     space = _space(tmp_path, FIG13)
     config = EvaluateConfig(model=tiny_llama_dir, tokens=64, calib_tokens=64, seqlen=32, batch_size=2)
-    pool = dse.explore(space, config, tmp_path / "pool", executor=dse.LocalExecutor(2))
-    ray = dse.explore(space, config, tmp_path / "ray", executor=dse.RayExecutor(jobs=2))
+    pool = dse.explore(space, config, tmp_path / "pool", executor=LocalExecutor(2))
+    ray = dse.explore(space, config, tmp_path / "ray", executor=RayExecutor(jobs=2))
     assert ray == pool
-    assert (tmp_path / "ray" / "front.csv").read_bytes() == (tmp_path / "pool" / "front.csv").read_bytes()
+    for name in ("front.csv", "marks.csv"):
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "pool" / name).read_bytes()
+    import pyarrow.parquet as pq
+
+    columns = dict.fromkeys(k for r in pool for k in r)
+    assert pq.read_table(tmp_path / "pool" / "points.parquet").to_pylist() == [
+        {k: r.get(k) for k in columns} for r in pool
+    ]
+    with open(tmp_path / "pool" / "marks.csv") as f:
+        assert [r["design"] for r in csv.DictReader(f)] == list(hw.BUILTIN_SPECS)
+
+
+def test_ranges_expand_and_a_variant_changes_its_fields_together(tmp_path):
+    space = _space(tmp_path, FIG13.replace("[2, 4, 6, 8]", "{ start = 2, stop = 8, step = 2 }"))
+    assert space.vary["core.dwo_per_pea"] == [2, 4, 6, 8]
+    assert list(space.dimensions) == ["core.dwo_per_pea", "core.swo_per_pea", "dtp"]
+    off = [p for p in points(space) if p.spec is not None and p.changes["dtp"] == "off"]
+    assert len(off) == 4
+    assert all((p.spec.core.dtp, p.spec.core.compensators_per_pea, p.spec.core.psum_kb) == (False, 1, 1.0) for p in off)
+    assert all(point.index == dse.point_index(space, point.changes) for point in points(space))

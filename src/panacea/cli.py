@@ -18,6 +18,7 @@ import panacea
 from panacea._checks import first_error
 from panacea._io import atomic_write
 from panacea.demo import run_gemm_demo
+from panacea.executors import make_executor
 from panacea.models.loaders import ModelNotAvailable
 
 app = typer.Typer(
@@ -483,6 +484,11 @@ def _floats(text: str, what: str) -> list[float]:
     return values
 
 
+_JOBS = typer.Option(1, min=1, help="Workers (processes, or Ray CPUs for a local Ray instance).")
+_EXECUTOR = typer.Option("local", help="local (a process pool) or ray.")
+_ADDRESS = typer.Option(None, help="Ray: the address of an existing cluster (default: start one here).")
+
+
 @app.command("sweep")
 @_interruptible("run it again")
 def sweep(
@@ -494,6 +500,9 @@ def sweep(
     seed: int = typer.Option(0, min=0, help="Seed of the random masks."),
     mapping: str = _MAPPING,
     objective: str = _OBJECTIVE,
+    jobs: int = _JOBS,
+    executor: str = _EXECUTOR,
+    address: str | None = _ADDRESS,
 ) -> None:
     """The paper's Fig. 13: throughput of every design against weight and activation sparsity.
 
@@ -512,13 +521,23 @@ def sweep(
         _fail("sizes must name at least one name=NxKxM size")
     _check_mapping(mapping, objective)
     try:
+        runner = make_executor(executor, jobs, address)
+    except ValueError as err:
+        _fail(str(err))
+    try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         _fail(f"cannot create the output directory {str(out)!r}: {err.strerror}")
     console = Console()
     with _StageProgress(console) as progress:
         rows = sparsity_sweep(
-            shapes, grid, seed=seed, progress=lambda d, t: progress("sweep", d, t), mapping=mapping, objective=objective
+            shapes,
+            grid,
+            seed=seed,
+            progress=lambda d, t: progress("sweep", d, t),
+            mapping=mapping,
+            objective=objective,
+            executor=runner,
         )
     try:
         write_csv(rows, out / "sweep.csv")
@@ -543,9 +562,9 @@ def dse(
     space: Path = typer.Option(..., help="Design space TOML (base, vary, constraints, objectives)."),
     out: Path = typer.Option(Path("dse-results"), help="Output directory (points, front, plot, specs, cache)."),
     profile: str = typer.Option("accurate", help="Assumptions: accurate, paper, or a profile TOML file."),
-    jobs: int = typer.Option(1, min=1, help="Workers (processes, or Ray CPUs for a local Ray instance)."),
-    executor: str = typer.Option("local", help="local (a process pool) or ray."),
-    address: str | None = typer.Option(None, help="Ray: the address of an existing cluster (default: start one here)."),
+    jobs: int = _JOBS,
+    executor: str = _EXECUTOR,
+    address: str | None = _ADDRESS,
     trials: int | None = typer.Option(
         None, min=1, help="NSGA-II trials (Optuna) instead of every point; needed above 4096 points."
     ),
@@ -558,16 +577,11 @@ def dse(
 
     Example: panacea dse smollm2-135m --space examples/dse-fig13.toml --out dse-results --jobs 2
     """
-    from panacea.dse import MAX_EXHAUSTIVE, LocalExecutor, RayExecutor, explore, load_space
+    from panacea.dse import MAX_EXHAUSTIVE, explore, load_space
     from panacea.evaluate import EvaluateConfig
 
-    if executor not in ("local", "ray"):
-        _fail(f"executor must be local or ray, got {executor!r}")
-    if address is not None and executor != "ray":
-        _fail("--address needs --executor ray")
-    runner = LocalExecutor(jobs) if executor == "local" else RayExecutor(address, jobs)
-
     try:
+        runner = make_executor(executor, jobs, address)
         the_space = load_space(space)
         config = EvaluateConfig(
             model=model, profile=profile, tokens=tokens, calib_tokens=calib_tokens, seqlen=seqlen, batch_size=batch_size
@@ -584,10 +598,10 @@ def dse(
     )
     front = [r for r in rows if r.get("pareto")]
     table = Table(title=f"{model}: the Pareto front of {space.name} ({len(rows)} points)")
-    for column in (*the_space.vary, *the_space.objectives):
+    for column in (*the_space.dimensions, *the_space.objectives):
         table.add_column(column)
     for r in front:
-        table.add_row(*(str(r[k]) for k in the_space.vary), *(f"{r[o]:.4g}" for o in the_space.objectives))
+        table.add_row(*(str(r[k]) for k in the_space.dimensions), *(f"{r[o]:.4g}" for o in the_space.objectives))
     console.print(table)
     console.print(f"wrote {out / 'points.csv'}, {out / 'front.csv'}, {out / 'pareto.png'} and {out / 'front'}/")
 

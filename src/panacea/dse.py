@@ -17,24 +17,25 @@ import hashlib
 import io
 import itertools
 import json
-import multiprocessing
+import math
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 import panacea.hw as hw
-from panacea._checks import parse_toml, validated
+from panacea._checks import first_error, parse_toml, validated
 from panacea._io import atomic_write, read_text
-from panacea.hw.spec import ArchSpecModel, spec_with
+from panacea.executors import Executor, LocalExecutor
+from panacea.hw.spec import BUILTIN_SPECS, ArchSpecModel, spec_with
 
 Objective = Literal["tops", "tops_per_watt", "tops_per_mm2", "energy", "area"]
 MAXIMISE: dict[str, bool] = {"tops": True, "tops_per_watt": True, "tops_per_mm2": True, "energy": False, "area": False}
 Value = bool | int | float
 MAX_EXHAUSTIVE = 4096  # points costed one by one without a search (panacea dse --trials)
+POINTS_PER_TASK = 8  # at most, costed together by one worker and stored when they finish
 
 
 class _Data(BaseModel):
@@ -47,23 +48,78 @@ class Constraints(_Data):
     max_sram_kb: float | None = Field(default=None, gt=0)
 
 
+class Range(_Data):
+    """Values ``start, start + step, ...`` up to ``stop`` (included when it is on the grid)."""
+
+    start: int | float
+    stop: int | float
+    step: int | float = Field(default=1, gt=0)
+
+    def values(self) -> list[Value]:
+        if self.stop < self.start:
+            raise ValueError(f"stop ({self.stop}) is below start ({self.start})")
+        count = int((self.stop - self.start) / self.step + 1e-9) + 1
+        if count > MAX_EXHAUSTIVE:
+            raise ValueError(f"{count} values; at most {MAX_EXHAUSTIVE}")
+        return [self.start + i * self.step for i in range(count)]
+
+
+def _check_field(key: str) -> None:
+    if key.count(".") > 1 or not all(key.split(".")):
+        raise ValueError(f"{key!r}: a spec field is 'core.<field>', 'memory.<field>' or a top-level field")
+
+
 class Space(_Data):
+    """``vary``: each spec field's values (a list, or a ``{start, stop, step}`` range);
+    ``variants``: named dimensions whose values are alternatives, each a table of fields changed
+    together (DTP off is one CS and S-ACC per PEA and half the PSUM, not only ``core.dtp``). The
+    points are every combination of both."""
+
     base: str = Field(min_length=1)
-    vary: dict[str, list[Value]] = Field(min_length=1)
+    vary: dict[str, list[Value]] = {}
+    variants: dict[str, dict[str, dict[str, Value]]] = {}
     constraints: Constraints = Constraints()
     objectives: tuple[Objective, ...] = Field(default=("tops", "tops_per_watt"), min_length=1)
+    # Designs drawn beside the space on the plot (and in marks.csv), each on its own kind's scheme.
+    marks: tuple[str, ...] = BUILTIN_SPECS
+
+    @field_validator("vary", mode="before")
+    @classmethod
+    def _ranges(cls, vary):
+        if not isinstance(vary, dict):
+            return vary
+        out = {}
+        for key, values in vary.items():
+            try:
+                out[key] = Range.model_validate(values).values() if isinstance(values, dict) else values
+            except ValidationError as err:
+                where, message = first_error(err)
+                raise ValueError(f"{key}.{where}: {message}") from None
+            except ValueError as err:
+                raise ValueError(f"{key}: {err}") from None
+        return out
 
     @field_validator("vary")
     @classmethod
     def _fields(cls, vary: dict[str, list[Value]]) -> dict[str, list[Value]]:
         for key, values in vary.items():
-            if key.count(".") > 1 or not all(key.split(".")):
-                raise ValueError(f"{key!r}: a spec field is 'core.<field>', 'memory.<field>' or a top-level field")
+            _check_field(key)
             if not values:
                 raise ValueError(f"{key!r}: needs at least one value")
             if len(set(map(repr, values))) != len(values):
                 raise ValueError(f"{key!r}: values must be distinct")
         return vary
+
+    @field_validator("variants")
+    @classmethod
+    def _alternatives(cls, variants: dict[str, dict[str, dict[str, Value]]]) -> dict:
+        for name, alternatives in variants.items():
+            if not alternatives:
+                raise ValueError(f"{name!r}: needs at least one alternative")
+            for changes in alternatives.values():
+                for key in changes:
+                    _check_field(key)
+        return variants
 
     @field_validator("objectives")
     @classmethod
@@ -72,13 +128,36 @@ class Space(_Data):
             raise ValueError("objectives must be distinct")
         return objectives
 
+    @model_validator(mode="after")
+    def _dimensions_exist(self) -> Space:
+        if not self.vary and not self.variants:
+            raise ValueError("vary or variants must name at least one dimension")
+        clash = set(self.vary) & (
+            {k for alts in self.variants.values() for c in alts.values() for k in c} | set(self.variants)
+        )
+        if clash:
+            raise ValueError(f"{sorted(clash)[0]!r} is both varied and changed by a variant")
+        return self
+
     def base_spec(self) -> ArchSpecModel:
         return hw.load_spec(self.base)
 
     @property
+    def dimensions(self) -> dict[str, list[Value | str]]:
+        """Every dimension's values: the varied fields', then each variant's alternative names."""
+        return {**self.vary, **{name: list(alternatives) for name, alternatives in self.variants.items()}}
+
+    def spec_changes(self, choice: dict[str, Value | str]) -> dict[str, Value]:
+        """The spec fields a point (one value per dimension) changes."""
+        out = {k: choice[k] for k in self.vary}
+        for name, alternatives in self.variants.items():
+            out |= alternatives[choice[name]]
+        return out
+
+    @property
     def size(self) -> int:
         n = 1
-        for values in self.vary.values():
+        for values in self.dimensions.values():
             n *= len(values)
         return n
 
@@ -89,11 +168,18 @@ def load_space(path: str | Path) -> Space:
     where = str(path)
     space = validated(Space, parse_toml(read_text(path, "space file"), where), where)
     base = space.base_spec().model_dump()
-    for key in space.vary:
+    fields = [(f"vary.{k}", k) for k in space.vary]
+    fields += [(f"variants.{n}.{a}.{k}", k) for n, alts in space.variants.items() for a, c in alts.items() for k in c]
+    for i, mark in enumerate(space.marks):
+        try:
+            hw.load_spec(mark)
+        except ValueError as err:
+            raise ValueError(f"{where}: marks.{i}: {err}") from None
+    for where_in_file, key in fields:
         section, _, name = key.rpartition(".")
-        fields = base[section] if section else base
-        if not isinstance(fields, dict) or name not in fields:
-            raise ValueError(f"{where}: vary.{key}: not a field of {space.base}'s spec")
+        known = base[section] if section else base
+        if not isinstance(known, dict) or name not in known:
+            raise ValueError(f"{where}: {where_in_file}: not a field of {space.base}'s spec")
     return space
 
 
@@ -108,28 +194,29 @@ class Point:
 
 
 def points(space: Space) -> Iterator[Point]:
-    """Every combination of ``space.vary``, as a validated spec or the reason it is out."""
-    keys = list(space.vary)
-    for index, values in enumerate(itertools.product(*(space.vary[k] for k in keys))):
-        yield point(space, index, dict(zip(keys, values, strict=True)))
+    """Every combination of the space's dimensions, as a validated spec or the reason it is out."""
+    dims = space.dimensions
+    for index, values in enumerate(itertools.product(*dims.values())):
+        yield point(space, index, dict(zip(dims, values, strict=True)))
 
 
-def point(space: Space, index: int, changes: dict[str, Value]) -> Point:
-    """The point of ``changes`` (``index``: its place among every combination)."""
+def point(space: Space, index: int, choice: dict[str, Value | str]) -> Point:
+    """The point of ``choice`` (one value per dimension; ``index``: its place among every
+    combination)."""
     base = space.base_spec()
     try:
-        spec = spec_with(base, changes, name=f"{base.name} #{index}")
+        spec = spec_with(base, space.spec_changes(choice), name=f"{base.name} #{index}")
     except ValueError as err:
-        return Point(index, changes, None, str(err))
+        return Point(index, choice, None, str(err))
     reason = _broken_constraint(spec, base, space.constraints)
-    return Point(index, changes, None if reason else spec, reason)
+    return Point(index, choice, None if reason else spec, reason)
 
 
-def point_index(space: Space, changes: dict[str, Value]) -> int:
-    """The place of ``changes`` among every combination (row-major over ``space.vary``)."""
+def point_index(space: Space, choice: dict[str, Value | str]) -> int:
+    """The place of ``choice`` among every combination (row-major over the dimensions)."""
     index = 0
-    for key, values in space.vary.items():
-        index = index * len(values) + next(i for i, v in enumerate(values) if repr(v) == repr(changes[key]))
+    for key, values in space.dimensions.items():
+        index = index * len(values) + next(i for i, v in enumerate(values) if repr(v) == repr(choice[key]))
     return index
 
 
@@ -158,7 +245,13 @@ def metrics(cost: hw.Cost) -> dict[str, float]:
 
 def evaluate(spec: ArchSpecModel, workloads: Sequence) -> dict[str, float]:
     """``spec`` on ``workloads``, each GEMM on its searched mapping."""
-    return metrics(hw.model_for(spec).run(list(workloads)))
+    return _evaluate_batch(workloads, [spec])[0]
+
+
+def _evaluate_batch(workloads: Sequence, specs: Sequence[ArchSpecModel]) -> list[dict[str, float]]:
+    """:func:`evaluate` of each spec, costed workload by workload across them (points that lay a
+    workload out alike share its slice tiles: :func:`~panacea.hw.model.run_together`)."""
+    return [metrics(c) for c in hw.run_together([hw.model_for(s) for s in specs], list(workloads))]
 
 
 def pareto_front(rows: Sequence[dict[str, float]], objectives: Sequence[str]) -> list[int]:
@@ -183,73 +276,6 @@ def point_key(spec: ArchSpecModel, workloads_key: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-_WORKLOADS: list = []  # a worker's copy of the workloads, sent once per worker (initializer)
-
-
-def _init_worker(workloads: list) -> None:
-    _WORKLOADS[:] = workloads
-
-
-def _evaluate_in_worker(spec: ArchSpecModel) -> dict[str, float]:
-    return evaluate(spec, _WORKLOADS)
-
-
-class LocalExecutor:
-    """A process pool of ``jobs`` workers (``jobs = 1``: in this process); the workloads travel to
-    each worker once, when it starts, not with every point."""
-
-    def __init__(self, jobs: int = 1):
-        if jobs < 1:
-            raise ValueError(f"jobs must be >= 1, got {jobs}")
-        self.jobs = jobs
-
-    def map(self, specs: Sequence[ArchSpecModel], workloads: list) -> Iterator[tuple[int, dict[str, float]]]:
-        """``(index into specs, metrics)`` as each point finishes."""
-        if self.jobs == 1:
-            for i, spec in enumerate(specs):
-                yield i, evaluate(spec, workloads)
-            return
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_init_worker, initargs=(workloads,)) as pool:
-            futures = {pool.submit(_evaluate_in_worker, spec): i for i, spec in enumerate(specs)}
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-
-
-def _evaluate_remote(spec: ArchSpecModel, workloads: list) -> dict[str, float]:
-    return evaluate(spec, workloads)
-
-
-class RayExecutor:
-    """Points as Ray tasks: on the cluster at ``address``, or on a local Ray instance of ``jobs``
-    CPUs started (and stopped) here. The workloads go to Ray's object store once."""
-
-    def __init__(self, address: str | None = None, jobs: int | None = None):
-        self.address, self.jobs = address, jobs
-
-    def map(self, specs: Sequence[ArchSpecModel], workloads: list) -> Iterator[tuple[int, dict[str, float]]]:
-        import ray
-
-        started = not ray.is_initialized()
-        if started:
-            local = {"num_cpus": self.jobs} if self.address is None else {}
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False, **local)
-        try:
-            shared = ray.put(workloads)
-            task = ray.remote(_evaluate_remote)
-            pending = {task.remote(spec, shared): i for i, spec in enumerate(specs)}
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                for ref in done:
-                    yield pending.pop(ref), ray.get(ref)
-        finally:
-            if started:
-                ray.shutdown()
-
-
-Executor = LocalExecutor | RayExecutor
-
-
 def run_space(
     space: Space,
     workloads: list,
@@ -270,8 +296,12 @@ def run_space(
     def cost(batch: list[Point]) -> dict[int, dict[str, float]]:
         files = {p.index: store / f"{point_key(p.spec, workloads_key)}.json" for p in batch if p.spec is not None}
         todo = [p for p in batch if p.index in files and not files[p.index].exists()]
-        for i, result in executor.map([p.spec for p in todo], workloads):
-            atomic_write(files[todo[i].index], json.dumps(result).encode())
+        # a task costs a few points together (they share slice tiles), spread over the workers
+        size = max(1, min(POINTS_PER_TASK, math.ceil(len(todo) / (getattr(executor, "jobs", None) or 1))))
+        tasks = [todo[i : i + size] for i in range(0, len(todo), size)]
+        for i, results in executor.map(_evaluate_batch, [[p.spec for p in t] for t in tasks], workloads):
+            for p, result in zip(tasks[i], results, strict=True):
+                atomic_write(files[p.index], json.dumps(result).encode())
         return {i: json.loads(f.read_text()) for i, f in files.items()}
 
     if trials is None:
@@ -295,14 +325,14 @@ def _nsga2(space: Space, cost, trials: int, seed: int, batch: int) -> tuple[list
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     directions = ["maximize" if MAXIMISE[o] else "minimize" for o in space.objectives]
     study = optuna.create_study(directions=directions, sampler=optuna.samplers.NSGAIISampler(seed=seed))
-    dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in space.vary.items()}
+    dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in space.dimensions.items()}
     seen: dict[int, Point] = {}
     results: dict[int, dict] = {}
     for start in range(0, trials, batch):
         asked = [study.ask(dists) for _ in range(min(batch, trials - start))]
         pts = []
         for trial in asked:
-            changes = {k: trial.params[k] for k in space.vary}
+            changes = {k: trial.params[k] for k in space.dimensions}
             index = point_index(space, changes)
             pts.append(seen.setdefault(index, point(space, index, changes)))
         results |= cost(list({p.index: p for p in pts if p.index not in results}.values()))
@@ -324,23 +354,33 @@ def explore(
 ) -> list[dict]:
     """``space`` on the workloads of ``config``'s model (an :class:`~panacea.evaluate.EvaluateConfig`;
     its scheme is the one the base design's kind runs, captured once and cached in ``out/cache``
-    as ``panacea evaluate`` caches it). Writes ``points.csv`` (every point, the reason for those not
-    costed), ``front.csv``, ``pareto.png`` (the first two objectives, the base design marked) and
-    ``front/<name>.toml``, a spec per Pareto design that ``panacea evaluate --accelerators`` takes."""
+    as ``panacea evaluate`` caches it). Writes ``points.csv`` and ``points.parquet`` (every point,
+    the reason for those not costed), ``front.csv``, ``marks.csv`` (the space's ``marks``, each on
+    its kind's scheme), ``pareto.png`` (the first two objectives, the marks drawn) and
+    ``front/<kind>-<index>.toml``, a spec per Pareto design that ``panacea evaluate --accelerators``
+    takes."""
     from panacea.evaluate import Cache, run_schemes
 
+    marks = {name: hw.load_spec(name) for name in space.marks}
     scheme = SCHEME_OF_KIND[space.base_spec().kind]
-    config = config.model_copy(update={"schemes": (scheme,)})
-    runs = run_schemes(config, Cache(out / "cache", resume=True), progress=progress)
+    schemes = tuple(dict.fromkeys([scheme, *(SCHEME_OF_KIND[m.kind] for m in marks.values())]))
+    runs = run_schemes(
+        config.model_copy(update={"schemes": schemes}), Cache(out / "cache", resume=True), progress=progress
+    )
     workloads = runs.captures[scheme]["main"]
-    key = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+    key = hashlib.sha256(config.model_copy(update={"schemes": (scheme,)}).model_dump_json().encode()).hexdigest()[:16]
     rows = run_space(space, workloads, out / "points", workloads_key=key, executor=executor, trials=trials)
-    base = evaluate(space.base_spec(), workloads)
+    marked = [
+        {"design": name, "scheme": SCHEME_OF_KIND[m.kind], **evaluate(m, runs.captures[SCHEME_OF_KIND[m.kind]]["main"])}
+        for name, m in marks.items()
+    ]
     _write_csv(out / "points.csv", rows)
+    _write_parquet(out / "points.parquet", rows)
     front = [r for r in rows if r.get("pareto")]
     _write_csv(out / "front.csv", front)
+    _write_csv(out / "marks.csv", marked)
     _write_front_specs(space, front, out / "front")
-    _plot(rows, base, space, out / "pareto.png")
+    _plot(rows, marked, space, out / "pareto.png", title=f"{config.model}: {space.base} design space")
     return rows
 
 
@@ -353,6 +393,18 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     atomic_write(path, buf.getvalue().encode())
 
 
+def _write_parquet(path: Path, rows: list[dict]) -> None:
+    """``rows`` as one Parquet table (a column per key; empty where a row has none)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf)
+    atomic_write(path, buf.getvalue().to_pybytes())
+
+
 def _write_front_specs(space: Space, front: list[dict], folder: Path) -> None:
     import tomli_w
 
@@ -360,12 +412,12 @@ def _write_front_specs(space: Space, front: list[dict], folder: Path) -> None:
     base = space.base_spec()
     for row in front:
         name = f"{base.name} dse {row['index']}"
-        spec = spec_with(base, {k: row[k] for k in space.vary}, name=name)
+        spec = spec_with(base, space.spec_changes(row), name=name)
         text = tomli_w.dumps(spec.model_dump(mode="json", exclude_none=True))
         atomic_write(folder / f"{base.kind}-{row['index']}.toml", text.encode())
 
 
-def _plot(rows: list[dict], base: dict[str, float], space: Space, path: Path) -> None:
+def _plot(rows: list[dict], marks: list[dict], space: Space, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -374,14 +426,18 @@ def _plot(rows: list[dict], base: dict[str, float], space: Space, path: Path) ->
     x = space.objectives[0]  # against the second objective, or against area (tops for an area one)
     y = space.objectives[1] if len(space.objectives) > 1 else ("tops" if x == "area" else "area")
     costed = [r for r in rows if not r["reason"]]
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
     ax.scatter([r[x] for r in costed], [r[y] for r in costed], s=14, color="0.6", label="design points")
     front = sorted((r for r in costed if r["pareto"]), key=lambda r: r[x])
     ax.plot([r[x] for r in front], [r[y] for r in front], "o-", color="C0", label="Pareto front")
-    ax.scatter([base[x]], [base[y]], marker="*", s=160, color="C3", zorder=3, label=f"shipped {space.base}")
+    for i, m in enumerate(marks):
+        ax.scatter(
+            [m[x]], [m[y]], marker="*", s=150, color=f"C{i + 1}", zorder=3, label=f"{m['design']} ({m['scheme']})"
+        )
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    ax.legend()
+    ax.set_title(f"{title}: {len(costed)} designs, {len(front)} on the front", fontsize=9)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)

@@ -11,7 +11,8 @@ Schemes are data (:mod:`panacea.schemes`) under a profile (``accurate`` or ``pap
 number formats it computes on (``formats`` of its spec; the paper's section IV pairing):
 
 - ``panacea`` designs: every ``bitslice-asym`` scheme as designed, and with DTP off (the ablation
-  of Fig. 15: AQS-GEMM, +ZPM, +DBS with DTP off, then +DTP); on the main scheme
+  of Fig. 15: AQS-GEMM, +ZPM, +DBS with DTP off, then +DTP; the DTP-off design lacks DTP's
+  hardware, and DBS's shifters where the scheme uses no DBS type); on the main scheme
   (:func:`~panacea.report.tables.main_scheme`) also the ``zero-only`` variant, and on every
   ``bitslice-sym`` scheme the ``sym-on-panacea`` variant (Fig. 18, see
   :func:`~panacea.quant.capture.fig18_variants`);
@@ -54,6 +55,7 @@ import panacea
 import panacea.hw as hw
 from panacea._checks import check_distinct, invalid_file
 from panacea._io import atomic_write, remove_orphans
+from panacea.formats import SLICE_BITS
 from panacea.hw.mapping import MappingMode, Objective
 from panacea.models.loaders import LoadedModel, load_model
 from panacea.quant import QuantRecipe
@@ -302,6 +304,16 @@ def _cost_record(name: str, model: hw.CostModel, scheme: str, variant: str, work
     )
 
 
+def _ablated(model: hw.CostModel, workloads: list[Workload]) -> hw.CostModel:
+    """``model``'s Panacea before +DTP in Fig. 15: without DTP's hardware, and without DBS's
+    shifters too when no workload uses a DBS type (the AQS-GEMM and +ZPM steps), so each step's
+    area counts what it adds (ZPM nothing, DBS its shifters, DTP its buffers and S-ACCs)."""
+    spec = hw.without_dtp(model.spec)
+    if all(w.lo_bits == SLICE_BITS for w in workloads):
+        spec = hw.with_core(spec, dbs=False)
+    return hw.model_for(spec, model.energy, mapping=model.mapping, objective=model.objective)
+
+
 def cost_runs(
     models: dict[str, hw.CostModel],
     formats: dict[str, str],
@@ -318,17 +330,10 @@ def cost_runs(
             first = main if main is not None else mine[0]
             runs.append((name, model, first, "", captures[first]["main"]))
         elif model.spec.kind == "panacea":
-            no_dtp = (
-                hw.model_for(
-                    hw.with_core(model.spec, dtp=False), model.energy, mapping=model.mapping, objective=model.objective
-                )
-                if model.spec.core.dtp
-                else None
-            )
             for s in mine:
                 runs.append((name, model, s, "", captures[s]["main"]))
-                if no_dtp is not None:
-                    runs.append((name, no_dtp, s, "dtp-off", captures[s]["main"]))
+                if model.spec.core.dtp:
+                    runs.append((name, _ablated(model, captures[s]["main"]), s, "dtp-off", captures[s]["main"]))
             runs.append((name, model, main, "zero-only", captures[main]["zero-only"]))
             for s in (s for s, f in formats.items() if f == "bitslice-sym" and "sym-on-panacea" in captures[s]):
                 runs.append((name, model, s, "sym-on-panacea", captures[s]["sym-on-panacea"]))

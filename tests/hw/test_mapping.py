@@ -231,3 +231,25 @@ def test_a_close_cached_choice_never_costs_more_than_the_fixed_mapping(design):
     # one far ahead of the fixed mapping where it was searched is re-used without the check
     model._choices[workload_key(w)] = (tiling, streaming, 1.5)
     assert _objective(model, model.run(w)) == _objective(model, bad)
+
+
+def test_designs_costed_together_cost_what_each_costs_alone():
+    """run_together shares a workload's operands and tiles between designs: the key must hold
+    everything the tiles depend on (design kind, vector, index bits, tile shape)."""
+    from panacea.workload import synthetic_workload
+
+    base = hw.load_spec("panacea")
+    specs = [
+        base,
+        hw.with_core(base, dwo_per_pea=6, swo_per_pea=6),
+        hw.without_dtp(base),
+        hw.with_core(base, tile_tokens=32, tile_k=64, psum_kb=4.0),
+        hw.load_spec("sibia"),
+    ]
+    asym = [
+        synthetic_workload(96, 256, 160, act_sparsity=0.7, weight_sparsity=s, seed=i) for i, s in enumerate((0.2, 0.6))
+    ]
+    sym = [synthetic_workload(96, 256, 160, act_sparsity=0.7, weight_sparsity=0.4, scheme="sym")]
+    together = hw.run_together([hw.model_for(s) for s in specs[:4]], asym)
+    assert together == [hw.model_for(s).run(asym) for s in specs[:4]]
+    assert hw.run_together([hw.model_for(specs[4])], sym) == [hw.model_for(specs[4]).run(sym)]

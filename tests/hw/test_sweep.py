@@ -57,3 +57,12 @@ def test_every_point_is_written_and_plotted(rows, tmp_path):
 def test_empty_sweeps_are_refused():
     with pytest.raises(ValueError, match="levels must not be empty"):
         sparsity_sweep(SIZES, levels=())
+
+
+def test_the_sweep_gives_the_same_rows_in_this_process_on_a_pool_and_on_ray():
+    from panacea.executors import LocalExecutor, RayExecutor
+
+    sizes, levels = {"tiny": (32, 64, 64)}, (0.0, 0.9)
+    here = sparsity_sweep(sizes, levels)
+    assert sparsity_sweep(sizes, levels, executor=LocalExecutor(2)) == here
+    assert sparsity_sweep(sizes, levels, executor=RayExecutor(jobs=2)) == here

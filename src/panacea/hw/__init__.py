@@ -16,11 +16,11 @@ from panacea.hw.bitserial import BitSerialModel
 from panacea.hw.cost import COMPONENTS, Cost
 from panacea.hw.energy import EnergyTable, load_energy
 from panacea.hw.mapping import MAPPING_MODES, OBJECTIVES, Mapping, MappingMode, Objective
-from panacea.hw.model import CostModel
+from panacea.hw.model import CostModel, run_together
 from panacea.hw.panacea import PanaceaModel
 from panacea.hw.sibia import SibiaModel
 from panacea.hw.simd import SimdModel
-from panacea.hw.spec import BUILTIN_SPECS, ArchSpecModel, load_spec, with_core, with_memory
+from panacea.hw.spec import BUILTIN_SPECS, ArchSpecModel, load_spec, with_core, with_memory, without_dtp
 from panacea.hw.systolic import SystolicModel
 
 _MODELS: dict[str, type[CostModel]] = {
@@ -70,6 +70,8 @@ __all__ = [
     "load_energy",
     "load_spec",
     "model_for",
+    "run_together",
     "with_core",
     "with_memory",
+    "without_dtp",
 ]

@@ -89,10 +89,12 @@ def _wbuf_fills(
     return torch.where(fits, visits[:, None], float(n_t))
 
 
+_LAST: list = [None, {}]  # the last workload costed in this process, and its operands and tiles
+
+
 class BitSliceModel(CostModel):
     spec: PanaceaSpec | SibiaSpec
     scheme: str  # the workloads it runs ("asym" or "sym")
-    _memo: tuple[Workload | None, dict] = (None, {})  # the last workload's tiles and operands
 
     def memories(self) -> dict[str, tuple[float, int]]:
         core = self.spec.core
@@ -283,15 +285,20 @@ class BitSliceModel(CostModel):
             kind = {"asym": "asymmetric", "sym": "symmetric"}[self.scheme]
             raise ValueError(f"{self.name} runs {kind} ({self.scheme!r}) workloads; {w.name!r} is {w.scheme!r}")
 
-    def _memo_of(self, w: Workload) -> dict:
-        """What was computed for ``w`` (a search lays out several tile shapes of one workload)."""
-        if self._memo[0] is not w:
-            self._memo = (w, {})
-        return self._memo[1]
+    @staticmethod
+    def _memo_of(w: Workload) -> dict:
+        """What was computed for ``w`` (a search lays out several tile shapes of one workload), by
+        every bit-slice model of this process: designs costed on the same workload one after the
+        other (:func:`~panacea.hw.model.run_together`) share its operands and tiles."""
+        if _LAST[0] is not w:
+            _LAST[:] = [w, {}]
+        return _LAST[1]
 
     def _tiles_of(self, w: Workload, core: BitSliceCore) -> SliceTiles:
-        """:meth:`tiles`, remembered for the workload (DTP on and off share them)."""
-        memo, key = self._memo_of(w), ("tiles", core.sub_tile_rows, core.tile_tokens, core.tile_k)
+        """:meth:`tiles`, remembered for the workload (DTP on and off share them); the key holds
+        everything :meth:`tiles` reads besides the workload."""
+        key = ("tiles", type(self), core.vector, core.index_bits, core.sub_tile_rows, core.tile_tokens, core.tile_k)
+        memo = self._memo_of(w)
         if key not in memo:
             memo[key] = self.tiles(w, core)
         return memo[key]

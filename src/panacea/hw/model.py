@@ -226,7 +226,10 @@ class CostModel(ABC):
         workloads = [workload] if single else list(workload) if isinstance(workload, Sequence) else []
         if not workloads or not all(isinstance(w, kind) for w in workloads):
             raise TypeError(f"workload must be a {kind.__name__} or a non-empty list of them for {self.name}")
-        costs = [self.priced(self.actions(w)) for w in workloads]
+        return self.total([self.priced(self.actions(w)) for w in workloads])
+
+    def total(self, costs: Sequence[Cost]) -> Cost:
+        """Workloads' priced costs run one after the other, with this design's area."""
         total = costs[0]
         for c in costs[1:]:
             total = total + c
@@ -313,3 +316,14 @@ class CostModel(ABC):
 def passes(bits: int, width: int = 8) -> int:
     """Passes of a ``width``-bit datapath over a ``bits``-bit operand (a 12-bit operand takes 2)."""
     return math.ceil(bits / width)
+
+
+def run_together(models: Sequence[CostModel], workloads: Sequence) -> list[Cost]:
+    """``model.run(workloads)`` of every model, costed workload by workload across the models, so
+    designs that lay a workload out alike share its operands and slice tiles (a design space's
+    points); the same costs as running each model alone."""
+    costs: list[list[Cost]] = [[] for _ in models]
+    for w in workloads:
+        for model, done in zip(models, costs, strict=True):
+            done.append(model.priced(model.actions(w)))
+    return [model.total(done) for model, done in zip(models, costs, strict=True)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from panacea.formats import act_slice_count, ho_shift
+from panacea.formats import SLICE_BITS, act_slice_count, ho_shift
 from panacea.hw.area import Part
 from panacea.hw.bitslice import BitSliceModel, Plan, per_mtile, step_cycles
 from panacea.hw.mapping import Tiling
@@ -54,15 +54,27 @@ class PanaceaModel(BitSliceModel):
     def saccs_per_pea(self) -> int:
         return self.spec.core.compensators_per_pea  # DTP: two CSs and two S-ACCs (section III-D)
 
+    def actions(self, w: Workload):
+        if not self.spec.core.dbs and w.lo_bits != SLICE_BITS:
+            raise ValueError(
+                f"{self.name} has no DBS shifters (core.dbs = false): it runs lo_bits = {SLICE_BITS} only, "
+                f"not {w.lo_bits} ({w.name})"
+            )
+        return super().actions(w)
+
     def parts(self) -> list[Part]:
         """The bit-slice PEAs' parts and, per PEA, its compensators (section III-D; DTP's second
         one is ``compensators_per_pea = 2``): each adds ``compensator_saccs`` weight vectors of
         16-bit sums per cycle and multiplies a vector of sums by ``r`` (16b x 4b, priced like an
-        8b x 8b multiplier, as in the energy table)."""
+        8b x 8b multiplier, as in the energy table). With DBS (``core.dbs``), a 16-bit shifter per
+        S-ACC and output position moves the AQS-GEMM outputs by the layer's ``lo_bits - 4``
+        ("properly shifting the outputs of AQS-GEMM", section III-C)."""
         core = self.spec.core
         units = core.peas * core.compensators_per_pea
+        dbs = [Part("accumulators", "shifter", core.peas * self.saccs_per_pea() * core.vector**2, 16)]
         return [
             *super().parts(),
+            *(dbs if core.dbs else []),
             Part("compensators", "adder", units * core.compensator_saccs * core.vector, 16),
             Part("compensators", "mult_8x8", units * core.vector),
         ]

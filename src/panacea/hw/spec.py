@@ -99,6 +99,7 @@ class PanaceaCore(BitSliceCore):
     compensators_per_pea: int = Field(default=2, ge=1, le=UNITS)
     compensator_saccs: int = Field(default=4, ge=1, le=UNITS)  # weight vectors each compensator adds per cycle
     dtp: bool = True
+    dbs: bool = True  # DBS's shifters at the S-ACC inputs (section III-C); without them only lo_bits = 4 runs
 
     @property
     def partial_sums(self) -> int:
@@ -227,6 +228,18 @@ _ADAPTER = TypeAdapter(Annotated[ArchSpecModel, Field(discriminator="kind")])
 def with_core(spec: ArchSpecModel, **changes) -> ArchSpecModel:
     """``spec`` with some ``core`` keys changed, validated again (``model_copy`` would not)."""
     return _with(spec, "core", changes)
+
+
+def without_dtp(spec: ArchSpecModel) -> ArchSpecModel:
+    """A Panacea ``spec`` without DTP's hardware: "two CSs, two S-ACCs, and the doubled local
+    partial-sum buffer" (section III-D) become one of each and half the PSUM, so the same sub-tile
+    of ``tile_tokens`` fits. Fig. 15's steps before +DTP run on this design."""
+    core = spec.core
+    if not core.dtp:
+        return spec
+    return with_core(
+        spec, dtp=False, compensators_per_pea=max(1, core.compensators_per_pea // 2), psum_kb=core.psum_kb / 2
+    )
 
 
 def with_memory(spec: ArchSpecModel, **changes) -> ArchSpecModel:

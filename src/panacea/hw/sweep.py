@@ -4,9 +4,10 @@ top-slice vector sparsity of weights and activations.
 For each operand size and each (weight, activation) sparsity pair, one synthetic workload with
 random masks of exactly those sparsities (:func:`~panacea.workload.synthetic_workload`; Sibia gets
 the symmetric workload with the same sparsities) is costed on Panacea with 4 DWO + 8 SWO and with
-8 DWO + 4 SWO, each with DTP on and off, on Sibia, and on the dense baselines (SA-WS, SA-OS, SIMD,
-whose cost does not depend on sparsity). Rows go to a CSV; the plot shows the diagonal (equal
-weight and activation sparsity), one panel per (size, Panacea configuration).
+8 DWO + 4 SWO, each with DTP on and off (without DTP's hardware), on Sibia, and on the dense
+baselines (SA-WS, SA-OS, SIMD, whose cost does not depend on sparsity). Rows go to a CSV; the
+plot shows the diagonal (equal weight and activation sparsity), one panel per (size, Panacea
+configuration).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from panacea._io import atomic_write
+from panacea.executors import Executor, LocalExecutor
 from panacea.hw import Cost, CostModel, load, model_for
 from panacea.hw.mapping import MappingMode, Objective
-from panacea.hw.spec import with_core
+from panacea.hw.spec import with_core, without_dtp
 from panacea.workload import synthetic_workload
 
 LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -47,14 +49,15 @@ class SweepRow:
 
 
 def panacea_variants(base: CostModel | None = None) -> dict[tuple[str, bool], CostModel]:
-    """Panacea with each DWO/SWO split of :data:`PANACEA_CONFIGS`, DTP on and off (``base``'s
-    energy table, mapping and objective)."""
+    """Panacea with each DWO/SWO split of :data:`PANACEA_CONFIGS`, DTP on and off (without DTP's
+    hardware, :func:`~panacea.hw.spec.without_dtp`), with ``base``'s energy table, mapping and
+    objective."""
     base = load("panacea") if base is None else base
     out = {}
     for config, (dwo, swo) in PANACEA_CONFIGS.items():
-        for dtp in (True, False):
-            spec = with_core(base.spec, dwo_per_pea=dwo, swo_per_pea=swo, dtp=dtp)
-            out[config, dtp] = model_for(spec, base.energy, mapping=base.mapping, objective=base.objective)
+        spec = with_core(base.spec, dwo_per_pea=dwo, swo_per_pea=swo)
+        for dtp, variant in ((True, spec), (False, without_dtp(spec))):
+            out[config, dtp] = model_for(variant, base.energy, mapping=base.mapping, objective=base.objective)
     return out
 
 
@@ -66,34 +69,48 @@ def sparsity_sweep(
     progress: Callable[[int, int], None] | None = None,
     mapping: MappingMode = "search",
     objective: Objective = "energy",
+    executor: Executor | None = None,
 ) -> list[SweepRow]:
     """Every (size, design, weight sparsity, activation sparsity) point; ``sizes`` maps a name to
-    ``(n, k, m)`` (default :data:`SIZES`); every design maps each point as ``mapping`` says."""
+    ``(n, k, m)`` (default :data:`SIZES`); every design maps each point as ``mapping`` says. The
+    points run on ``executor`` (default: this process), each on fresh cost models, so the rows do
+    not depend on where or in which order they ran."""
     sizes = SIZES if sizes is None else sizes
     if not sizes or not levels:
         raise ValueError("sizes and levels must not be empty")
-    options = dict(mapping=mapping, objective=objective)
-    variants = panacea_variants(load("panacea", **options))
-    sibia = load("sibia", **options)
-    baselines = {name: load(name, **options) for name in BASELINES}
-    rows: list[SweepRow] = []
-    total, done = len(sizes) * len(levels) ** 2, 0
-    for size, (n, k, m) in sizes.items():
-        row = functools.partial(_row, size, (n, k, m))
+    items = []  # per size: its dense baselines (at every level), then each sparsity pair
+    for size, shape in sizes.items():
+        items.append((size, shape, None, None))
+        items += [(size, shape, ws, xs) for ws in levels for xs in levels]
+    shared = {"levels": tuple(levels), "seed": seed, "mapping": mapping, "objective": objective}
+    results: dict[int, list[SweepRow]] = {}
+    for i, rows in (executor or LocalExecutor()).map(_sweep_point, items, shared):
+        results[i] = rows
+        if progress is not None:
+            progress(len(results), len(items))
+    return [row for i in range(len(items)) for row in results[i]]
+
+
+def _sweep_point(shared: dict, item: tuple) -> list[SweepRow]:
+    """The rows of one sweep item: a size's dense baselines (``ws`` None), or one sparsity pair on
+    Sibia and every Panacea variant."""
+    size, (n, k, m), ws, xs = item
+    options, seed = {"mapping": shared["mapping"], "objective": shared["objective"]}, shared["seed"]
+    row = functools.partial(_row, size, (n, k, m))
+    if ws is None:
         dense = synthetic_workload(n, k, m, act_sparsity=0.0, weight_sparsity=0.0, seed=seed)
-        for model in baselines.values():
-            cost = model.run(dense)  # dense designs: the same at every sparsity
-            rows += [row(model, cost, ws=ws, xs=xs) for ws in levels for xs in levels]
-        for ws in levels:
-            for xs in levels:
-                asym = synthetic_workload(n, k, m, act_sparsity=xs, weight_sparsity=ws, seed=seed)
-                sym = synthetic_workload(n, k, m, act_sparsity=xs, weight_sparsity=ws, scheme="sym", seed=seed)
-                rows.append(row(sibia, sibia.run(sym), ws=ws, xs=xs))
-                for (config, dtp), model in variants.items():
-                    rows.append(row(model, model.run(asym), config, dtp, ws, xs))
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+        rows = []
+        for name in BASELINES:  # dense designs: the same at every sparsity
+            model = load(name, **options)
+            cost = model.run(dense)
+            rows += [row(model, cost, ws=w, xs=x) for w in shared["levels"] for x in shared["levels"]]
+        return rows
+    asym = synthetic_workload(n, k, m, act_sparsity=xs, weight_sparsity=ws, seed=seed)
+    sym = synthetic_workload(n, k, m, act_sparsity=xs, weight_sparsity=ws, scheme="sym", seed=seed)
+    sibia = load("sibia", **options)
+    rows = [row(sibia, sibia.run(sym), ws=ws, xs=xs)]
+    for (config, dtp), model in panacea_variants(load("panacea", **options)).items():
+        rows.append(row(model, model.run(asym), config, dtp, ws, xs))
     return rows
 
 

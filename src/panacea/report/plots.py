@@ -57,7 +57,7 @@ def fig14_sparsity(res: Results, path: Path) -> Path:
 
 
 def fig15_energy(res: Results, path: Path) -> Path | None:
-    """Energy breakdown of every design and of Panacea's ablation steps, throughput on top."""
+    """Energy breakdown of every design and of Panacea's ablation steps, throughput and area on top."""
     bars = [(name(c), c) for c in headline(res) if c.kind != "panacea"]
     bars += [(f"Panacea\n{label}", c) for label, c in ablation_steps(res)]
     if not bars:
@@ -73,10 +73,15 @@ def fig15_energy(res: Results, path: Path) -> Path | None:
     ax.set_ylabel("energy (uJ)")
     ax.legend(fontsize=8, loc="upper left")
     twin = ax.twinx()
-    twin.plot(range(len(bars)), [c.tops for _, c in bars], "kD-", label="throughput")
-    twin.set_ylabel("throughput (TOPS)")
-    twin.set_ylim(0, max(c.tops for _, c in bars) * 1.25)
-    ax.set_title(f"{res.model['name']}: energy breakdown and ablation (cf. Fig. 15)")
+    twin.plot(range(len(bars)), [c.tops for _, c in bars], "kD-", label="throughput (TOPS)")
+    top = max(c.tops for _, c in bars)
+    if all(c.area_mm2 for _, c in bars):  # results written before the area model have none
+        twin.plot(range(len(bars)), [c.total_area_mm2 for _, c in bars], "s--", color="C7", label="area (mm2)")
+        top = max(top, *(c.total_area_mm2 for _, c in bars))
+    twin.set_ylabel("throughput (TOPS), area (mm2)")
+    twin.set_ylim(0, top * 1.25)
+    twin.legend(fontsize=8, loc="upper right")
+    ax.set_title(f"{res.model['name']}: energy, throughput and area; ablation (cf. Fig. 15)")
     return save_figure(fig, path)
 
 

@@ -193,28 +193,35 @@ def ablation_steps(res: Results) -> list[tuple[str, CostRecord]]:
     return [(label, c) for label, c in steps if c is not None]
 
 
+def _change(value: float, before: float | None) -> str:
+    return "–" if before is None else f"{value / before - 1:+.1%}"
+
+
 def ablation_table(res: Results) -> Table | None:
     steps = ablation_steps(res)
     if len(steps) < 2:
         return None
+    area = all(c.area_mm2 for _, c in steps)  # results written before the area model have none
     rows, prev = [], None
     for label, c in steps:
-        d_energy = "–" if prev is None else f"{c.energy_j / prev.energy_j - 1:+.1%}"
-        d_tops = "–" if prev is None else f"{c.tops / prev.tops - 1:+.1%}"
         paper = _paper_ablation(label)
         rows.append(
             [
                 f"{label} ({c.scheme})",
                 f"{c.energy_j * 1e6:,.0f}",
-                d_energy,
+                _change(c.energy_j, prev and prev.energy_j),
                 f"{c.tops:.3f}",
-                d_tops,
+                _change(c.tops, prev and prev.tops),
+                *([f"{c.total_area_mm2:.3f}", _change(c.total_area_mm2, prev and prev.total_area_mm2)] if area else []),
                 "–" if paper is None else f"{100 * paper[0]:+.3g}%/{100 * paper[1]:+.3g}%",
             ]
         )
         prev = c
-    cols = ["step", "uJ", "energy", "TOPS", "TOPS change", "paper"]
-    note = "DTP off until +DTP; changes over the previous step; paper: its energy/throughput changes on GPT-2."
+    cols = ["step", "uJ", "energy", "TOPS", "TOPS change", *(["mm2", "area"] if area else []), "paper"]
+    note = (
+        "DTP off until +DTP (one CS and S-ACC per PEA, half the PSUM), DBS's shifters from +DBS; changes "
+        "over the previous step; paper: its energy/throughput changes on GPT-2 (its areas are only drawn)."
+    )
     return Table(f"{name(steps[0][1])} ablation (Fig. 15)", cols, rows, [note])
 
 
