@@ -499,7 +499,7 @@ def sweep(
     sizes: str = typer.Option("small=128x256x256,large=1024x768x768", help="Comma-separated name=NxKxM operand sizes."),
     seed: int = typer.Option(0, min=0, help="Seed of the random masks."),
     mapping: str = _MAPPING,
-    objective: str = _OBJECTIVE,
+    objective: str = typer.Option("latency", help="What the mapping search minimises (Fig. 13 plots throughput)."),
     jobs: int = _JOBS,
     executor: str = _EXECUTOR,
     address: str | None = _ADDRESS,

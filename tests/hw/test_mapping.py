@@ -253,3 +253,14 @@ def test_designs_costed_together_cost_what_each_costs_alone():
     together = hw.run_together([hw.model_for(s) for s in specs[:4]], asym)
     assert together == [hw.model_for(s).run(asym) for s in specs[:4]]
     assert hw.run_together([hw.model_for(specs[4])], sym) == [hw.model_for(specs[4]).run(sym)]
+
+
+def test_a_dtp_design_tries_every_tiling_of_the_design_without_dtp():
+    from panacea.workload import synthetic_workload
+
+    spec = hw.load_spec("panacea")
+    w = synthetic_workload(256, 768, 768, act_sparsity=0.9, weight_sparsity=0.5)
+    with_dtp = set(hw.model_for(spec).tilings(w))
+    without = hw.model_for(hw.without_dtp(spec)).tilings(w)
+    assert without and set(without) <= with_dtp
+    assert any(dict(t)["dtp"] for t in with_dtp)
