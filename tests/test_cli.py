@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import panacea
+import panacea.hw as hw
 from panacea.cli import app
 from panacea.demo import run_gemm_demo
 
@@ -93,8 +94,10 @@ def test_cost_prints_every_design_and_accepts_a_user_spec(tmp_path):
         app, ["cost", "--shape", "256x256x128", "--spec", "panacea", "--spec", str(spec), "--spec", "sibia"]
     )
     assert result.exit_code == 0, result.output
-    for name in ("Panacea", "Panacea 8D", "Sibia", "TOPS/W", "cycles"):
+    for name in ("Panacea", "Panacea 8D", "Sibia", "TOPS/W", "cycles", "area (mm2)", "compensators", "TOPS/mm2"):
         assert name in result.output
+    area = next(line for line in result.output.splitlines() if "area (mm2)" in line)
+    assert f"{sum(hw.load('sibia').area_mm2().values()):.3f}" in area
     assert "Panacea 8D mapping (search, energy): sub_tile_rows=" in result.output
     fixed = runner.invoke(app, ["cost", "--shape", "256x256x128", "--spec", "sa-os", "--mapping", "fixed"])
     assert "SA-OS mapping (fixed, energy): " in fixed.output and "tile/block" in fixed.output

@@ -1,4 +1,4 @@
-"""Design spaces (issue 14, WIP): validation, the points under constraints, the Pareto front."""
+"""Design spaces: validation, the points under constraints, the Pareto front, executors, resuming."""
 
 from __future__ import annotations
 

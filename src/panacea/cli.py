@@ -19,6 +19,7 @@ from panacea._checks import first_error
 from panacea._io import atomic_write
 from panacea.demo import run_gemm_demo
 from panacea.executors import make_executor
+from panacea.hw.area import AREA_COMPONENTS
 from panacea.models.loaders import ModelNotAvailable
 
 app = typer.Typer(
@@ -484,7 +485,9 @@ def _floats(text: str, what: str) -> list[float]:
     return values
 
 
-_JOBS = typer.Option(1, min=1, help="Workers (processes, or Ray CPUs for a local Ray instance).")
+_JOBS = typer.Option(
+    1, min=1, help="Workers: processes, the CPUs of a local Ray instance, or tasks in flight on a Ray cluster."
+)
 _EXECUTOR = typer.Option("local", help="local (a process pool) or ray.")
 _ADDRESS = typer.Option(None, help="Ray: the address of an existing cluster (default: start one here).")
 
@@ -696,6 +699,9 @@ def cost(
         ("DRAM read (KB)", lambda c: f"{c.dram_bits_read / 8192:,.0f}"),
         ("DRAM written (KB)", lambda c: f"{c.dram_bits_written / 8192:,.0f}"),
         ("utilization", lambda c: " ".join(f"{k} {v:.0%}" for k, v in c.utilization.items())),
+        ("area (mm2)", lambda c: f"{c.total_area_mm2:.3f}"),
+        *((f"  {comp}", lambda c, comp=comp: f"{c.area_mm2[comp]:.3f}") for comp in AREA_COMPONENTS),
+        ("TOPS/mm2", lambda c: f"{c.tops_per_mm2:.2f}"),
     ]
     for label, fmt in rows:
         table.add_row(label, *(fmt(c) for c in costs))

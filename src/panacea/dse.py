@@ -1,13 +1,16 @@
-"""Design-space exploration (issue 14, work in progress): a space of spec variants as validated
-data, the points it holds under its constraints, their cost on a model's workloads, and the
-Pareto front over the space's objectives.
+"""Design-space exploration (``panacea dse``): a space of spec variants as validated data, the
+points it holds under its constraints, their cost on a model's workloads (on an executor of
+:mod:`panacea.executors`, each point stored as it finishes), and the Pareto front over the space's
+objectives.
 
 A space (TOML, :class:`Space`) names a ``base`` design (shipped name or spec file), the spec fields
-to ``vary`` (``"core.dwo_per_pea"``, ``"memory.wmem_kb"``, ``"clock_mhz"``: each with its values;
-the points are every combination), ``constraints`` (equal 4b x 4b multipliers to the base, an area
-or SRAM budget) and ``objectives`` (``tops``, ``tops_per_watt``, ``tops_per_mm2`` to maximise;
-``energy``, ``area`` to minimise). Each point is a spec validated like a spec file; one that is
-not valid or breaks a constraint is kept with the reason, not costed.
+to ``vary`` (``"core.dwo_per_pea"``, ``"memory.wmem_kb"``, ``"clock_mhz"``: each a list of values
+or a ``{start, stop, step}`` range), named ``variants`` (alternatives that change several fields
+together), ``constraints`` (equal 4b x 4b multipliers to the base, an area or SRAM budget),
+``objectives`` (``tops``, ``tops_per_watt``, ``tops_per_mm2`` to maximise; ``energy``, ``area`` to
+minimise) and the designs to ``marks`` beside it. The points are every combination; each is a spec
+validated like a spec file, and one that is not valid or breaks a constraint is kept with the
+reason, not costed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+import panacea
 import panacea.hw as hw
 from panacea._checks import first_error, parse_toml, validated
 from panacea._io import atomic_write, read_text
@@ -269,10 +273,11 @@ def pareto_front(rows: Sequence[dict[str, float]], objectives: Sequence[str]) ->
 
 
 def point_key(spec: ArchSpecModel, workloads_key: str) -> str:
-    """What a finished point is stored under: its spec (less its name) and the workloads."""
+    """What a finished point is stored under: its spec (less its name), the workloads and the
+    package version (another release costs it again)."""
     data = spec.model_dump(mode="json")
     data.pop("name")
-    text = json.dumps(data, sort_keys=True) + workloads_key
+    text = json.dumps(data, sort_keys=True) + workloads_key + panacea.__version__
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -297,7 +302,7 @@ def run_space(
         files = {p.index: store / f"{point_key(p.spec, workloads_key)}.json" for p in batch if p.spec is not None}
         todo = [p for p in batch if p.index in files and not files[p.index].exists()]
         # a task costs a few points together (they share slice tiles), spread over the workers
-        size = max(1, min(POINTS_PER_TASK, math.ceil(len(todo) / (getattr(executor, "jobs", None) or 1))))
+        size = max(1, min(POINTS_PER_TASK, math.ceil(len(todo) / _workers(executor))))
         tasks = [todo[i : i + size] for i in range(0, len(todo), size)]
         for i, results in executor.map(_evaluate_batch, [[p.spec for p in t] for t in tasks], workloads):
             for p, result in zip(tasks[i], results, strict=True):
@@ -308,13 +313,17 @@ def run_space(
         visited = list(points(space))
         results = cost(visited)
     else:
-        visited, results = _nsga2(space, cost, trials, seed, batch=max(1, getattr(executor, "jobs", None) or 1))
+        visited, results = _nsga2(space, cost, trials, seed, batch=_workers(executor))
     rows = [{"index": p.index, **p.changes, "reason": p.reason, **results.get(p.index, {})} for p in visited]
     costed = [r for r in rows if not r["reason"]]
     front = set(pareto_front(costed, space.objectives))
     for i, row in enumerate(costed):
         row["pareto"] = i in front
     return rows
+
+
+def _workers(executor: Executor) -> int:
+    return executor.jobs or 1  # Ray on a cluster: --jobs says how many points to keep in flight
 
 
 def _nsga2(space: Space, cost, trials: int, seed: int, batch: int) -> tuple[list[Point], dict[int, dict]]:

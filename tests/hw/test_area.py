@@ -1,4 +1,4 @@
-"""The area table and each design's area from what its spec instantiates (issue 14, WIP)."""
+"""The area table and each design's area from what its spec instantiates."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The 28 nm area table and a design's area from what its spec instantiates (issue 14, WIP).
+"""The 28 nm area table and a design's area from what its spec instantiates (README: "Area at 28 nm").
 
 Every constant lives in ``area_28nm.toml`` with its source and scaling rule. A design lists its
 logic as :class:`Part` s (component, kind of cell, count, width) and its memories as

@@ -248,9 +248,7 @@ def with_memory(spec: ArchSpecModel, **changes) -> ArchSpecModel:
 
 
 def _with(spec: ArchSpecModel, section: str, changes: dict) -> ArchSpecModel:
-    data = spec.model_dump()
-    data[section] |= changes
-    return _validated(data, f"{spec.name} with {section} {changes}")
+    return spec_with(spec, {f"{section}.{key}": value for key, value in changes.items()})
 
 
 def spec_with(spec: ArchSpecModel, changes: dict, *, name: str | None = None) -> ArchSpecModel:
