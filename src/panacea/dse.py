@@ -427,11 +427,9 @@ def _write_front_specs(space: Space, front: list[dict], folder: Path) -> None:
 
 
 def _plot(rows: list[dict], marks: list[dict], space: Space, path: Path, title: str) -> None:
-    import matplotlib
+    from panacea.report.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     x = space.objectives[0]  # against the second objective, or against area (tops for an area one)
     y = space.objectives[1] if len(space.objectives) > 1 else ("tops" if x == "area" else "area")
     costed = [r for r in rows if not r["reason"]]
@@ -447,8 +445,4 @@ def _plot(rows: list[dict], marks: list[dict], space: Space, path: Path, title: 
     ax.set_ylabel(y)
     ax.set_title(f"{title}: {len(costed)} designs, {len(front)} on the front", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    save_figure(fig, path)
