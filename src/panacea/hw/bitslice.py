@@ -118,8 +118,8 @@ class BitSliceModel(CostModel):
         return 1
 
     def parts(self) -> list[Part]:
-        """Per PEA: ``operators x vector^2`` 4b x 4b multipliers; a variable shifter (16 bits:
-        slice position, DBS) per product of the operators whose slice pairs change; per output
+        """Per PEA: ``operators x vector^2`` 4b x 4b multipliers; a variable shifter (16 bits, by
+        the slice pair's position) per product of the operators whose slice pairs change; per output
         position of the ``vector x vector`` outer product, an adder tree over the operators
         (``operators - 1`` 16-bit adders) and, per shift-and-accumulator, an ``accumulator_bits``
         accumulator; the operators' operand registers (``2 x vector x 4`` bits each) and an index

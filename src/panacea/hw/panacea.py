@@ -27,6 +27,7 @@ import torch
 from panacea.formats import SLICE_BITS, act_slice_count, ho_shift
 from panacea.hw.area import Part
 from panacea.hw.bitslice import BitSliceModel, Plan, per_mtile, step_cycles
+from panacea.hw.cost import Cost
 from panacea.hw.mapping import Tiling
 from panacea.hw.model import KB_BITS
 from panacea.hw.spec import BitSliceCore, PanaceaCore, PanaceaSpec
@@ -54,7 +55,7 @@ class PanaceaModel(BitSliceModel):
     def saccs_per_pea(self) -> int:
         return self.spec.core.compensators_per_pea  # DTP: two CSs and two S-ACCs (section III-D)
 
-    def actions(self, w: Workload):
+    def actions(self, w: Workload) -> Cost:
         if not self.spec.core.dbs and w.lo_bits != SLICE_BITS:
             raise ValueError(
                 f"{self.name} has no DBS shifters (core.dbs = false): it runs lo_bits = {SLICE_BITS} only, "
