@@ -215,3 +215,26 @@ def test_ranges_expand_and_a_variant_changes_its_fields_together(tmp_path):
     assert len(off) == 4
     assert all((p.spec.core.dtp, p.spec.core.compensators_per_pea, p.spec.core.psum_kb) == (False, 1, 1.0) for p in off)
     assert all(point.index == dse.point_index(space, point.changes) for point in points(space))
+
+
+def test_another_index_width_is_derived_from_the_captured_masks(tmp_path):
+    from panacea.workload import with_index_bits
+
+    space = Space.model_validate({"base": "panacea", "vary": {"core.index_bits": [3, 4]}})
+    w = [synthetic_workload(64, 128, 128, act_sparsity=0.8, weight_sparsity=0.5)]
+    rows = dse.run_space(space, w, tmp_path / "s", workloads_key="w")
+    three = hw.with_core(hw.load_spec("panacea"), index_bits=3)
+    assert {k: rows[0][k] for k in dse.MAXIMISE} == evaluate(three, [with_index_bits(w[0], 3)])
+    assert {k: rows[1][k] for k in dse.MAXIMISE} == evaluate(hw.load_spec("panacea"), w)
+    assert rows[0]["tops_per_watt"] != rows[1]["tops_per_watt"]
+
+
+def test_another_vector_length_is_captured_again(tiny_llama_dir, tmp_path):
+    from panacea.evaluate import EvaluateConfig
+
+    space = Space.model_validate({"base": "panacea", "vary": {"core.vector": [2, 4]}, "marks": ("panacea",)})
+    config = EvaluateConfig(model=tiny_llama_dir, tokens=64, calib_tokens=64, seqlen=32, batch_size=2)
+    rows = dse.explore(space, config, tmp_path / "out")
+    assert [r["reason"] for r in rows] == ["", ""] and rows[0]["tops"] != rows[1]["tops"]
+    with pytest.raises(ValueError, match="no workloads captured with core.vector = 8"):
+        dse.workloads_for(hw.with_core(hw.load_spec("panacea"), vector=8, sub_tile_rows=8, psum_kb=4.0), {4: []})

@@ -34,6 +34,7 @@ from panacea._checks import first_error, parse_toml, validated
 from panacea._io import atomic_write, read_text
 from panacea.executors import Executor, LocalExecutor
 from panacea.hw.spec import BUILTIN_SPECS, ArchSpecModel, spec_with
+from panacea.workload import with_index_bits
 
 Objective = Literal["tops", "tops_per_watt", "tops_per_mm2", "energy", "area"]
 MAXIMISE: dict[str, bool] = {"tops": True, "tops_per_watt": True, "tops_per_mm2": True, "energy": False, "area": False}
@@ -247,15 +248,47 @@ def metrics(cost: hw.Cost) -> dict[str, float]:
     }
 
 
-def evaluate(spec: ArchSpecModel, workloads: Sequence) -> dict[str, float]:
-    """``spec`` on ``workloads``, each GEMM on its searched mapping."""
-    return _evaluate_batch(workloads, [spec])[0]
+Captures = dict[int | None, list]  # a model's workloads by the slice-vector length they were captured with
 
 
-def _evaluate_batch(workloads: Sequence, specs: Sequence[ArchSpecModel]) -> list[dict[str, float]]:
-    """:func:`evaluate` of each spec, costed workload by workload across them (points that lay a
-    workload out alike share its slice tiles: :func:`~panacea.hw.model.run_together`)."""
-    return [metrics(c) for c in hw.run_together([hw.model_for(s) for s in specs], list(workloads))]
+def by_vector(workloads: Sequence) -> Captures:
+    """One capture's workloads keyed by their slice-vector length (None: AQ workloads have none)."""
+    return {getattr(workloads[0], "vector", None): list(workloads)}
+
+
+def workloads_for(spec: ArchSpecModel, captures: Captures) -> list:
+    """The workloads ``spec`` runs: those captured with its slice-vector length, their RLE indices
+    re-derived for its index width (exact: :func:`~panacea.workload.with_index_bits`)."""
+    core = spec.core
+    vector = getattr(core, "vector", None) if None not in captures else None
+    if vector not in captures:
+        raise ValueError(f"{spec.name}: no workloads captured with core.vector = {vector}")
+    workloads = captures[vector]
+    index_bits = getattr(core, "index_bits", None)
+    if index_bits is not None and workloads[0].index_bits != index_bits:
+        workloads = [with_index_bits(w, index_bits) for w in workloads]
+    return workloads
+
+
+def evaluate(spec: ArchSpecModel, workloads: Sequence | Captures) -> dict[str, float]:
+    """``spec`` on ``workloads`` (one capture's, or :data:`Captures`), each GEMM on its searched
+    mapping."""
+    return _evaluate_batch(workloads if isinstance(workloads, dict) else by_vector(workloads), [spec])[0]
+
+
+def _evaluate_batch(captures: Captures, specs: Sequence[ArchSpecModel]) -> list[dict[str, float]]:
+    """:func:`evaluate` of each spec; the specs that run the same workloads are costed workload
+    by workload across them (they share its slice tiles: :func:`~panacea.hw.model.run_together`)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, spec in enumerate(specs):
+        groups.setdefault((getattr(spec.core, "vector", None), getattr(spec.core, "index_bits", None)), []).append(i)
+    out: list[dict[str, float]] = [{}] * len(specs)
+    for members in groups.values():
+        workloads = workloads_for(specs[members[0]], captures)
+        costs = hw.run_together([hw.model_for(specs[i]) for i in members], workloads)
+        for i, cost in zip(members, costs, strict=True):
+            out[i] = metrics(cost)
+    return out
 
 
 def pareto_front(rows: Sequence[dict[str, float]], objectives: Sequence[str]) -> list[int]:
@@ -283,7 +316,7 @@ def point_key(spec: ArchSpecModel, workloads_key: str) -> str:
 
 def run_space(
     space: Space,
-    workloads: list,
+    workloads: list | Captures,
     store: Path,
     *,
     workloads_key: str,
@@ -291,12 +324,14 @@ def run_space(
     trials: int | None = None,
     seed: int = 0,
 ) -> list[dict]:
-    """The points of ``space`` costed on ``workloads``: every combination, or (``trials``) those
+    """The points of ``space`` costed on ``workloads`` (one capture's, or :data:`Captures`: each
+    point runs those of its slice-vector length): every combination, or (``trials``) those
     an NSGA-II search (Optuna) visits in that many trials. Each costed point is stored in ``store``
     as it finishes (``<key>.json``, written atomically) and re-used when a later run finds it.
     Rows in point order, with the Pareto front marked (``pareto``)."""
     store.mkdir(parents=True, exist_ok=True)
     executor = executor or LocalExecutor()
+    captures = workloads if isinstance(workloads, dict) else by_vector(workloads)
 
     def cost(batch: list[Point]) -> dict[int, dict[str, float]]:
         files = {p.index: store / f"{point_key(p.spec, workloads_key)}.json" for p in batch if p.spec is not None}
@@ -304,7 +339,7 @@ def run_space(
         # a task costs a few points together (they share slice tiles), spread over the workers
         size = max(1, min(POINTS_PER_TASK, math.ceil(len(todo) / _workers(executor))))
         tasks = [todo[i : i + size] for i in range(0, len(todo), size)]
-        for i, results in executor.map(_evaluate_batch, [[p.spec for p in t] for t in tasks], workloads):
+        for i, results in executor.map(_evaluate_batch, [[p.spec for p in t] for t in tasks], captures):
             for p, result in zip(tasks[i], results, strict=True):
                 atomic_write(files[p.index], json.dumps(result).encode())
         return {i: json.loads(f.read_text()) for i, f in files.items()}
@@ -363,22 +398,28 @@ def explore(
 ) -> list[dict]:
     """``space`` on the workloads of ``config``'s model (an :class:`~panacea.evaluate.EvaluateConfig`;
     its scheme is the one the base design's kind runs, captured once and cached in ``out/cache``
-    as ``panacea evaluate`` caches it). Writes ``points.csv`` and ``points.parquet`` (every point,
-    the reason for those not costed), ``front.csv``, ``marks.csv`` (the space's ``marks``, each on
-    its kind's scheme), ``pareto.png`` (the first two objectives, the marks drawn) and
-    ``front/<kind>-<index>.toml``, a spec per Pareto design that ``panacea evaluate --accelerators``
-    takes."""
+    as ``panacea evaluate`` caches it, and again with each other slice-vector length the space
+    gives ``core.vector``; another RLE index width is re-derived from the captured masks).
+
+    Writes ``points.csv`` and ``points.parquet`` (every point, the reason for those not costed),
+    ``front.csv``, ``marks.csv`` (the space's ``marks``, each on its kind's scheme), ``pareto.png``
+    (the first two objectives, the marks drawn) and ``front/<kind>-<index>.toml``, a spec per
+    Pareto design that ``panacea evaluate --accelerators`` takes."""
     from panacea.evaluate import Cache, run_schemes
 
     marks = {name: hw.load_spec(name) for name in space.marks}
     scheme = SCHEME_OF_KIND[space.base_spec().kind]
     schemes = tuple(dict.fromkeys([scheme, *(SCHEME_OF_KIND[m.kind] for m in marks.values())]))
-    runs = run_schemes(
-        config.model_copy(update={"schemes": schemes}), Cache(out / "cache", resume=True), progress=progress
-    )
-    workloads = runs.captures[scheme]["main"]
+    cache = Cache(out / "cache", resume=True)
+    runs = run_schemes(config.model_copy(update={"schemes": schemes}), cache, progress=progress)
+    captures = by_vector(runs.captures[scheme]["main"])
+    for vector in sorted(_values(space, "core.vector") - set(captures)):  # calibrated again with it
+        again = config.model_copy(
+            update={"schemes": (scheme,), "assumptions": {**config.assumptions, "vector": vector}}
+        )
+        captures |= by_vector(run_schemes(again, cache, progress=progress).captures[scheme]["main"])
     key = hashlib.sha256(config.model_copy(update={"schemes": (scheme,)}).model_dump_json().encode()).hexdigest()[:16]
-    rows = run_space(space, workloads, out / "points", workloads_key=key, executor=executor, trials=trials)
+    rows = run_space(space, captures, out / "points", workloads_key=key, executor=executor, trials=trials)
     marked = [
         {"design": name, "scheme": SCHEME_OF_KIND[m.kind], **evaluate(m, runs.captures[SCHEME_OF_KIND[m.kind]]["main"])}
         for name, m in marks.items()
@@ -391,6 +432,12 @@ def explore(
     _write_front_specs(space, front, out / "front")
     _plot(rows, marked, space, out / "pareto.png", title=f"{config.model}: {space.base} design space")
     return rows
+
+
+def _values(space: Space, key: str) -> set:
+    """Every value ``space`` gives the spec field ``key`` (varied or set by a variant)."""
+    values = set(space.vary.get(key, []))
+    return values | {c[key] for alternatives in space.variants.values() for c in alternatives.values() if key in c}
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
