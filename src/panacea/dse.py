@@ -257,13 +257,17 @@ def by_vector(workloads: Sequence) -> Captures:
 
 
 def workloads_for(spec: ArchSpecModel, captures: Captures) -> list:
-    """The workloads ``spec`` runs: those captured with its slice-vector length, their RLE indices
-    re-derived for its index width (exact: :func:`~panacea.workload.with_index_bits`)."""
+    """The workloads ``spec`` runs: those captured with its slice-vector length (a dense design:
+    the first capture's), their RLE indices re-derived for its index width (exact:
+    :func:`~panacea.workload.with_index_bits`)."""
     core = spec.core
-    vector = getattr(core, "vector", None) if None not in captures else None
-    if vector not in captures:
+    vector = getattr(core, "vector", None)
+    if vector is None:  # a design without slice vectors: the first (the base's) capture
+        workloads = next(iter(captures.values()))
+    elif vector in captures:
+        workloads = captures[vector]
+    else:
         raise ValueError(f"{spec.name}: no workloads captured with core.vector = {vector}")
-    workloads = captures[vector]
     index_bits = getattr(core, "index_bits", None)
     if index_bits is not None and workloads[0].index_bits != index_bits:
         workloads = [with_index_bits(w, index_bits) for w in workloads]
