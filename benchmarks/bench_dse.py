@@ -1,7 +1,7 @@
 """Design-space exploration throughput (issue 14): design points per second on the SmolLM2-135M
 workloads, against one FP32 forward pass of that model over the same tokens, in the same run.
 
-Workloads: SmolLM2-135M captured under the Panacea design's scheme (``dse.SCHEME_OF_KIND``) on the
+Workloads: SmolLM2-135M captured under the Panacea design's scheme (``panacea.schemes.SCHEME_OF_KIND``) on the
 first ``--tokens`` tokens of the offline Wikipedia text, as ``panacea dse`` captures them (not
 timed; cached in ``--cache``). Points: the first ``--points`` valid points of ``--space`` (default
 the Fig. 13 space: DWO/SWO per PEA at equal multipliers, DTP on and off).
@@ -30,18 +30,18 @@ import cProfile
 import io
 import itertools
 import pstats
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 from panacea import dse
+from panacea._timing import median_times
 from panacea.data import token_windows, tokenize, wikipedia_text
 from panacea.evaluate import Cache, EvaluateConfig, run_schemes
 from panacea.executors import LocalExecutor, RayExecutor
 from panacea.models.loaders import load_model
+from panacea.schemes import SCHEME_OF_KIND
 
 FIG13 = Path(__file__).resolve().parent.parent / "examples" / "dse-fig13.toml"
 
@@ -49,7 +49,7 @@ FIG13 = Path(__file__).resolve().parent.parent / "examples" / "dse-fig13.toml"
 def capture(args, cache: Path) -> tuple[list, list[torch.Tensor], object]:
     """The model's workloads under the Panacea design's scheme, its token batches and the model."""
     lm = load_model(args.model)
-    scheme = dse.SCHEME_OF_KIND["panacea"]
+    scheme = SCHEME_OF_KIND["panacea"]
     seqlen = min(args.seqlen, args.tokens)
     config = EvaluateConfig(
         model=args.model, schemes=(scheme,), tokens=args.tokens, calib_tokens=args.tokens, seqlen=seqlen
@@ -64,17 +64,6 @@ def subspace(space: dse.Space, n: int) -> dse.Space:
     first = list(itertools.islice((p for p in dse.points(space) if p.spec is not None), n))
     used = {k: {repr(p.changes[k]) for p in first} for k in space.vary}
     return space.model_copy(update={"vary": {k: [v for v in vs if repr(v) in used[k]] for k, vs in space.vary.items()}})
-
-
-def median_times(fns: dict[str, callable], repeats: int) -> dict[str, float]:
-    """Median seconds of each function, the functions interleaved within each repeat."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def profile_point(spec, workloads: list, top: int = 15) -> str:
@@ -104,7 +93,7 @@ def main() -> None:
     space = subspace(dse.load_space(args.space), args.points)
     specs = [p.spec for p in dse.points(space) if p.spec is not None]
     print(
-        f"{args.model}: {len(workloads)} workloads ({dse.SCHEME_OF_KIND['panacea']}) at {args.tokens} tokens; "
+        f"{args.model}: {len(workloads)} workloads ({SCHEME_OF_KIND['panacea']}) at {args.tokens} tokens; "
         f"{len(specs)} points of {args.space.name} ({space.size} combinations, the others out of its constraints); "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
@@ -129,7 +118,7 @@ def main() -> None:
     if not args.no_ray:
         executors |= {f"Ray (local), {j} worker{'s' * (j > 1)}": RayExecutor(jobs=j) for j in jobs}
     fns = {"forward": forward} | {name: lambda ex=ex: run(ex) for name, ex in executors.items()}
-    t = median_times(fns, args.repeats)
+    t = median_times(fns, args.repeats, warmup=False)  # warmed above; executors start cold by design
 
     n = len(specs)
     per_point = t["process pool, 1 worker"] / n

@@ -27,16 +27,15 @@ import argparse
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
-import time
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
 import panacea
+from panacea._timing import median_times
 from panacea.demo import synthetic_layer
 from panacea.quant import asymmetric_qparams, quantize_asymmetric, quantize_symmetric, symmetric_scale, zpm_zero_point
 
@@ -50,18 +49,6 @@ def operands(tokens: int, k: int, m: int) -> tuple[torch.Tensor, torch.Tensor, i
     x_q = quantize_asymmetric(x, scale, z, 8)
     w_q = quantize_symmetric(w, symmetric_scale(w, 7), 7)
     return x_q, w_q, z
-
-
-def median_times(fns: dict[str, callable], repeats: int) -> dict[str, float]:
-    for fn in fns.values():  # warm-up
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def _status_bytes(key: str) -> int:

@@ -18,15 +18,16 @@ from pathlib import Path
 
 import panacea.hw as hw
 from panacea.evaluate import Cache, EvaluateConfig, run_schemes
+from panacea.schemes import SCHEME_OF_KIND
 
-DESIGNS = {"panacea": "dbs", "sibia": "sym", "sa-ws": "dbs", "sa-os": "dbs", "simd": "dbs"}
+DESIGNS = ("panacea", "sibia", "sa-ws", "sa-os", "simd")
 
 
 def main(out: Path, model: str) -> None:
     runs = run_schemes(EvaluateConfig(model=model, schemes=("sym", "dbs")), Cache(out / "cache", resume=True))
-    for design, scheme in DESIGNS.items():
+    for design in DESIGNS:
         searched, fixed = hw.load(design), hw.load(design, mapping="fixed")
-        layers = runs.captures[scheme]["main"]
+        layers = runs.captures[SCHEME_OF_KIND[searched.spec.kind]]["main"]
         ratios = [sum(searched.run(w).energy_pj.values()) / sum(fixed.run(w).energy_pj.values()) for w in layers]
         worse = sum(r > 1 + 1e-12 for r in ratios)
         print(f"{design:8s} {len(layers)} layers: {worse} cost more than the fixed mapping; worst {max(ratios):.4f}")

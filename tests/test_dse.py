@@ -236,5 +236,5 @@ def test_another_vector_length_is_captured_again(tiny_llama_dir, tmp_path):
     config = EvaluateConfig(model=tiny_llama_dir, tokens=64, calib_tokens=64, seqlen=32, batch_size=2)
     rows = dse.explore(space, config, tmp_path / "out")
     assert [r["reason"] for r in rows] == ["", ""] and rows[0]["tops"] != rows[1]["tops"]
-    with pytest.raises(ValueError, match="no workloads captured with core.vector = 8"):
+    with pytest.raises(ValueError, match=r"no workloads captured with core\.vector = 8"):
         dse.workloads_for(hw.with_core(hw.load_spec("panacea"), vector=8, sub_tile_rows=8, psum_kb=4.0), {4: []})

@@ -34,6 +34,7 @@ from panacea._checks import first_error, parse_toml, validated
 from panacea._io import atomic_write, read_text
 from panacea.executors import Executor, LocalExecutor
 from panacea.hw.spec import BUILTIN_SPECS, ArchSpecModel, spec_with
+from panacea.schemes import SCHEME_OF_KIND
 from panacea.workload import with_index_bits
 
 Objective = Literal["tops", "tops_per_watt", "tops_per_mm2", "energy", "area"]
@@ -200,15 +201,15 @@ class Point:
 
 def points(space: Space) -> Iterator[Point]:
     """Every combination of the space's dimensions, as a validated spec or the reason it is out."""
-    dims = space.dimensions
+    dims, base = space.dimensions, space.base_spec()
     for index, values in enumerate(itertools.product(*dims.values())):
-        yield point(space, index, dict(zip(dims, values, strict=True)))
+        yield point(space, index, dict(zip(dims, values, strict=True)), base)
 
 
-def point(space: Space, index: int, choice: dict[str, Value | str]) -> Point:
+def point(space: Space, index: int, choice: dict[str, Value | str], base: ArchSpecModel | None = None) -> Point:
     """The point of ``choice`` (one value per dimension; ``index``: its place among every
-    combination)."""
-    base = space.base_spec()
+    combination); ``base``: the space's base spec when the caller has it (read once per space)."""
+    base = space.base_spec() if base is None else base
     try:
         spec = spec_with(base, space.spec_changes(choice), name=f"{base.name} #{index}")
     except ValueError as err:
@@ -373,16 +374,19 @@ def _nsga2(space: Space, cost, trials: int, seed: int, batch: int) -> tuple[list
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     directions = ["maximize" if MAXIMISE[o] else "minimize" for o in space.objectives]
     study = optuna.create_study(directions=directions, sampler=optuna.samplers.NSGAIISampler(seed=seed))
-    dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in space.dimensions.items()}
+    dims, base = space.dimensions, space.base_spec()
+    dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in dims.items()}
     seen: dict[int, Point] = {}
     results: dict[int, dict] = {}
     for start in range(0, trials, batch):
         asked = [study.ask(dists) for _ in range(min(batch, trials - start))]
         pts = []
         for trial in asked:
-            changes = {k: trial.params[k] for k in space.dimensions}
+            changes = {k: trial.params[k] for k in dims}
             index = point_index(space, changes)
-            pts.append(seen.setdefault(index, point(space, index, changes)))
+            if index not in seen:  # a point asked again is not validated again
+                seen[index] = point(space, index, changes, base)
+            pts.append(seen[index])
         results |= cost(list({p.index: p for p in pts if p.index not in results}.values()))
         for trial, p in zip(asked, pts, strict=True):
             if p.index in results:
@@ -393,8 +397,6 @@ def _nsga2(space: Space, cost, trials: int, seed: int, batch: int) -> tuple[list
 
 
 # --------------------------------------------------------------------------- a model's space
-
-SCHEME_OF_KIND = {"panacea": "dbs", "sibia": "sym", "systolic": "dbs", "simd": "dbs", "bitserial": "aq"}
 
 
 def explore(

@@ -8,40 +8,24 @@ editing data: pass another file to :func:`load_area`.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from panacea._checks import invalid_file
-from panacea._io import read_text
-from panacea.hw.energy import _log_log
+from panacea.hw.cost import COMPONENTS
+from panacea.hw.tables import Positive, Strict, check_columns, load_table, log_log
 
-# Area components; memories are "sram" (WMEM / AMEM / OMEM) or "buffers" (everything in a core).
-AREA_COMPONENTS = (
-    "sram",
-    "buffers",
-    "multipliers",
-    "accumulators",
-    "compensators",
-    "index_decoding",
-    "post_processing",
-    "registers",
-)
+# Area components: the energy components that are silicon, and the registers on their own (their
+# accesses' energy counts under "buffers"). Memories are "sram" (WMEM / AMEM / OMEM) or "buffers".
+AREA_COMPONENTS = (*(c for c in COMPONENTS if c not in ("dram", "leakage")), "registers")
 SRAM_MEMORIES = ("wmem", "amem", "omem")
 Kind = Literal["mult_4x4", "mult_8x8", "adder", "register", "shifter", "comparator"]
 UM2_PER_MM2 = 1e6
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-
-class LogicArea(_Strict):
+class LogicArea(Strict):
     """um^2 per multiplier; um^2 per bit of width for the others."""
 
     mult_4x4: float = Field(gt=0)
@@ -52,27 +36,21 @@ class LogicArea(_Strict):
     comparator_per_bit: float = Field(gt=0)
 
 
-Positive = Annotated[float, Field(gt=0)]
-
-
-class SramArea(_Strict):
+class SramArea(Strict):
     size_kb: list[Positive]
     area_mm2: list[Positive]
 
     @model_validator(mode="after")
     def _consistent(self) -> SramArea:
-        if len(self.size_kb) < 2 or len(self.area_mm2) != len(self.size_kb):
-            raise ValueError("size_kb and area_mm2 need the same length (>= 2)")
-        if any(b <= a for a, b in zip(self.size_kb, self.size_kb[1:], strict=False)):
-            raise ValueError("size_kb must be increasing")
+        check_columns(self.size_kb, {"area_mm2": self.area_mm2})
         return self
 
     def area(self, size_kb: float) -> float:
         """mm^2 of one macro of ``size_kb`` (log-log between the CACTI rows)."""
-        return _log_log(tuple(self.size_kb), tuple(self.area_mm2), size_kb)
+        return log_log(tuple(self.size_kb), tuple(self.area_mm2), size_kb)
 
 
-class AreaTable(_Strict):
+class AreaTable(Strict):
     logic: LogicArea
     sram: SramArea
 
@@ -124,22 +102,4 @@ def area_mm2(parts: list[Part], memories: dict[str, tuple[float, int]], table: A
 
 def load_area(path: str | Path | None = None) -> AreaTable:
     """The default 28 nm table, or one read from ``path``; errors name the bad key."""
-    if path is None:
-        return _default()
-    if not Path(path).is_file():
-        raise ValueError(f"area table {str(path)!r} is not a file")
-    return _parse(read_text(path, "area table"), str(path))
-
-
-@cache
-def _default() -> AreaTable:
-    return _parse(resources.files("panacea.hw").joinpath("area_28nm.toml").read_text(), "area_28nm.toml")
-
-
-def _parse(text: str, where: str) -> AreaTable:
-    try:
-        return AreaTable.model_validate(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{where}: not valid TOML: {err}") from err
-    except ValidationError as err:
-        raise invalid_file(where, err) from err
+    return load_table(AreaTable, "area_28nm.toml", path, "area table")

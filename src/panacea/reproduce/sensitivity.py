@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 import panacea.hw as hw
 from panacea._checks import parse_toml, validated
 from panacea.hw.mapping import MappingMode, Objective
-from panacea.schemes import check_assumptions
+from panacea.schemes import SCHEME_OF_KIND, check_assumptions
 from panacea.workload import Workload, with_index_bits
 
 DESIGNS = ("panacea", "sibia", "simd")  # what the metrics compare
-SCHEMES = {"panacea": "dbs", "sibia": "sym", "simd": "dbs"}  # each design's scheme (panacea evaluate's pairing)
+SCHEMES = {design: SCHEME_OF_KIND[design] for design in DESIGNS}  # each design (here its kind) runs its scheme
 SCHEME_NAMES = tuple(dict.fromkeys(SCHEMES.values()))  # what a value that changes calibration runs again
 METRICS = ("speed-up over Sibia", "EE gain over Sibia", "speed-up over SIMD", "EE gain over SIMD")
 _WORKLOAD_FIELDS: dict[str, Callable[[Workload, int], Workload]] = {"index_bits": with_index_bits}

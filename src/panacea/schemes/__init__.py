@@ -129,6 +129,10 @@ def _shipped(folder: str) -> tuple[str, ...]:
 
 
 SHIPPED_SCHEMES = _shipped("shipped")
+# The scheme each accelerator kind runs when one scheme stands for a design: the paper's pairing
+# (section IV; Panacea and the dense designs on ZPM + DBS, Sibia on its symmetric format, seed 003's
+# design on arbitrary quantization).
+SCHEME_OF_KIND = {"panacea": "dbs", "sibia": "sym", "systolic": "dbs", "simd": "dbs", "bitserial": "aq"}
 SHIPPED_PROFILES = _shipped("profiles")
 
 
