@@ -46,15 +46,16 @@ def main() -> None:
 
         cli._StageProgress.__call__ = hooked
     elif point in MID_WRITE:
-        write = io._write_fully
+        fill = io._fill
 
-        def hooked(fd, data, path):
-            if path.name == MID_WRITE[point]:
-                write(fd, data[: len(data) // 2], path)
+        def hooked(fd, tmp, data, path):
+            if path.name == MID_WRITE[point]:  # half of the bytes, from bytes or a streaming writer
+                fill(fd, tmp, data, path)
+                os.truncate(tmp, tmp.stat().st_size // 2)
                 _pause(ready)
-            write(fd, data, path)
+            fill(fd, tmp, data, path)
 
-        io._write_fully = hooked
+        io._fill = hooked
     elif point != "none":
         raise SystemExit(f"unknown point {point!r}")
     sys.argv = ["panacea", "evaluate", *args]

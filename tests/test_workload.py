@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from conftest import AqsCase, SibiaCase, aqs_cases, sibia_cases
@@ -57,6 +59,12 @@ def test_gemm_workload_matches_its_gemm():
     assert (wl.n, wl.k, wl.m, wl.groups, wl.scheme, wl.name) == (10, 12, 6, 2, "asym", "fc")
     assert wl.counts == panacea.aqs_gemm(x, w, 130, lo_bits=5, groups=2).counts
     assert wl.macs == 2 * 10 * 6 * 12
+    packed = panacea.pack_weights(w, bits=7)
+    shared = gemm_workload(x, packed, 130, lo_bits=5, groups=2, name="fc")  # the mask is shared, not rebuilt
+    assert shared.weight_stored is packed.mask.stored
+    for field in wl.__dataclass_fields__:
+        a, b = getattr(wl, field), getattr(shared, field)
+        assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b, field
 
 
 @pytest.mark.parametrize(
@@ -76,9 +84,7 @@ def test_synthetic_workload_rejects_bad_arguments(kwargs, message):
         synthetic_workload(8, 8, 8, **args)
 
 
-def test_workloads_round_trip_through_bytes_exactly():
-    from panacea.workload import workloads_from_bytes, workloads_to_bytes
-
+def _groups() -> dict:
     groups = {
         "main": [
             synthetic_workload(9, 20, 30, act_sparsity=0.5, weight_sparsity=0.3, name="a"),
@@ -87,13 +93,40 @@ def test_workloads_round_trip_through_bytes_exactly():
         ],
         "empty": [],
     }
-    back, meta = workloads_from_bytes(workloads_to_bytes(groups, {"metrics": {"perplexity": 1.5}}))
-    assert meta == {"metrics": {"perplexity": 1.5}} and back.keys() == groups.keys()
+    groups["variant"] = [dataclasses.replace(groups["main"][0], name="shares a's masks")]
+    return groups
+
+
+def _assert_round_trip(groups: dict, back: dict) -> None:
+    assert back.keys() == groups.keys()
     for before, after in zip(groups["main"], back["main"], strict=True):
         for field in before.__dataclass_fields__:
             a, b = getattr(before, field), getattr(after, field)
             assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b, field
     assert back["main"][1].weight_stored.shape == (0, 20)
+    assert torch.equal(back["variant"][0].weight_stored, groups["main"][0].weight_stored)
+
+
+def test_workloads_round_trip_through_bytes_exactly():
+    from panacea.workload import workloads_from_bytes, workloads_to_bytes
+
+    groups = _groups()
+    back, meta = workloads_from_bytes(workloads_to_bytes(groups, {"metrics": {"perplexity": 1.5}}))
+    assert meta == {"metrics": {"perplexity": 1.5}}
+    _assert_round_trip(groups, back)
+
+
+def test_workloads_saved_to_a_file_round_trip_exactly(tmp_path):
+    """save_workloads streams to the file (a paper-sized capture is never held twice in memory);
+    workloads_from_bytes reads it back exactly; nothing else is left in the directory."""
+    from panacea.workload import save_workloads, workloads_from_bytes
+
+    groups = _groups()
+    save_workloads(tmp_path / "capture.safetensors", groups, {"k": 1})
+    back, meta = workloads_from_bytes((tmp_path / "capture.safetensors").read_bytes())
+    assert meta == {"k": 1}
+    _assert_round_trip(groups, back)
+    assert [p.name for p in tmp_path.iterdir()] == ["capture.safetensors"]
 
 
 def _same(a, b) -> None:

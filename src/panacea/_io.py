@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 _ORPHAN = re.compile(r"^\..+\.(\d+)-[^.]+\.tmp$")
@@ -38,16 +39,25 @@ def _write_fully(fd: int, data: bytes, path: Path) -> None:
         raise OSError(err.errno, f"cannot write {path}: {err.strerror}") from err
 
 
+def _fill(fd: int, tmp: Path, data: bytes | Callable[[Path], object], path: Path) -> None:
+    """Write ``data`` (bytes, or a writer of ``tmp``) into the temporary file ``fd`` / ``tmp``."""
+    if isinstance(data, bytes):
+        _write_fully(fd, data, path)
+    else:
+        data(tmp)
+
+
 def temp_name(path: Path) -> tuple[str, str]:
     """(prefix, suffix) of a temporary name for ``path`` that :func:`remove_orphans` recognises."""
     return f".{path.name}.{os.getpid()}-", ".tmp"
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write(path: str | os.PathLike, data: bytes | Callable[[Path], object]) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename.
 
-    An exception or interruption (Ctrl-C included) leaves the previous file, or none, never a
-    partial one.
+    ``data`` is the bytes, or a writer called with the temporary file's path (a serializer that
+    streams to a file, so that a large file never exists twice in memory). An exception or
+    interruption (Ctrl-C included) leaves the previous file, or none, never a partial one.
     """
     path = Path(path)
     prefix, suffix = temp_name(path)
@@ -55,7 +65,7 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     try:
         try:
             os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a written result is an ordinary file
-            _write_fully(fd, data, path)
+            _fill(fd, Path(tmp), data, path)
             os.fsync(fd)
         finally:
             os.close(fd)

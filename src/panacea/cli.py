@@ -181,6 +181,17 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+# Where a model runs and how it is held (ptq, evaluate, reproduce).
+_DEVICE = typer.Option(
+    "cpu", help="Where the model, its observers, OPTQ and integer GEMMs run: cpu, cuda or auto (cuda if present)."
+)
+_STREAM = typer.Option(
+    True,
+    help="Load a local or hub model block-streamed: its blocks stay in the checkpoint's dtype (bf16/fp16), "
+    "each widened to float32 only while it runs (same results, a fraction of the memory).",
+)
+
+
 @app.command("ptq")
 @_interruptible("run it again (--out is written only at the end)")
 def ptq(
@@ -205,6 +216,8 @@ def ptq(
     paper_overrides: bool = typer.Option(
         True, help="The paper's mixed precision (12-bit Llama down_proj inputs, 10-bit GPT-2 MLP weights)."
     ),
+    device: str = _DEVICE,
+    stream: bool = _STREAM,
 ) -> None:
     """Post-training quantization study: accuracy and measured sparsity per scheme.
 
@@ -224,6 +237,8 @@ def ptq(
                 seqlen=seqlen,
                 calib_windows=calib_windows,
                 paper_overrides=paper_overrides,
+                device=device,
+                stream=stream,
                 progress=progress,
             )
         except (ModelNotAvailable, ValueError) as err:
@@ -336,6 +351,8 @@ def evaluate(
     ),
     mapping: str = _MAPPING,
     objective: str = _OBJECTIVE,
+    device: str = _DEVICE,
+    stream: bool = _STREAM,
 ) -> None:
     """The main job: calibrate, score each scheme, capture the workloads, cost them on every design.
 
@@ -363,6 +380,8 @@ def evaluate(
             energy=None if energy is None else str(energy),
             mapping=mapping,
             objective=objective,
+            device=device,
+            stream=stream,
         )
     except ValidationError as err:
         _fail(_validation_line(err))
@@ -395,6 +414,8 @@ def reproduce(
     resume: bool = _RESUME,
     mapping: str = _MAPPING,
     objective: str = _OBJECTIVE,
+    device: str = _DEVICE,
+    stream: bool = _STREAM,
 ) -> None:
     """The paper's claims beside ours, under the paper and accurate profiles, and their sensitivity.
 
@@ -417,6 +438,8 @@ def reproduce(
             sensitivity=sensitivity,
             mapping=mapping,
             objective=objective,
+            device=device,
+            stream=stream,
         )
     except ValidationError as err:
         _fail(_validation_line(err))

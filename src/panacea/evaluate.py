@@ -37,6 +37,7 @@ always reruns (seconds), so new accelerators need no recomputation.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -55,6 +56,8 @@ import panacea
 import panacea.hw as hw
 from panacea._checks import check_distinct, invalid_file
 from panacea._io import atomic_write, remove_orphans
+from panacea._memory import drop_pages
+from panacea.device import Device, on_device, resolve_device
 from panacea.formats import SLICE_BITS
 from panacea.hw.mapping import MappingMode, Objective
 from panacea.models.loaders import LoadedModel, load_model
@@ -74,7 +77,7 @@ from panacea.schemes import (
 )
 from panacea.schemes.run import calibrate, run, stage_progress
 from panacea.study import make_task, overrides_json, resolve_schemes
-from panacea.workload import Workload, workloads_from_bytes, workloads_to_bytes
+from panacea.workload import Workload, save_workloads, workloads_from_bytes
 
 CACHE_VERSION = 3
 DEFAULT_ACCELERATORS = ("panacea", "sibia", "simd", "sa-ws", "sa-os", "aq-bitserial")
@@ -93,7 +96,9 @@ class EvaluateConfig(BaseModel):
     the profile's per-architecture mixed precision. ``accelerators``: shipped designs or TOML spec
     files (unset: the shipped designs the schemes can run); ``energy``: an energy table TOML
     (default: the shipped 28 nm one); ``mapping`` / ``objective``: how each design maps each GEMM
-    (:mod:`panacea.hw.mapping`; results written before the mapper ran ``fixed``).
+    (:mod:`panacea.hw.mapping`; results written before the mapper ran ``fixed``). ``stream``: load a
+    local or hub model block-streamed (:mod:`panacea.models.streaming`; ``False``: whole, in
+    float32); ``device``: where the model and its integer GEMMs run (:mod:`panacea.device`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -112,6 +117,8 @@ class EvaluateConfig(BaseModel):
     energy: str | None = None
     mapping: MappingMode = "search"
     objective: Objective = "energy"
+    stream: bool = True
+    device: Device = "cpu"
 
     @model_validator(mode="before")
     @classmethod
@@ -164,6 +171,12 @@ class EvaluateConfig(BaseModel):
     def _accelerators(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return check_distinct("accelerators", v)
 
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        resolve_device(v)  # cuda without CUDA: one error, before anything runs
+        return v
+
 
 def _format_of(scheme: str) -> str | None:
     """The format of a scheme name or file, or None if it does not load (the schemes validator
@@ -207,7 +220,8 @@ def model_fingerprint(model: torch.nn.Module) -> str:
     h = hashlib.sha256()
     for name, t in sorted({**dict(model.named_parameters()), **dict(model.named_buffers())}.items()):
         h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        h.update(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+        h.update(memoryview(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy()))
+        drop_pages(t)  # a streamed block's weights go back to disk once read
     return h.hexdigest()
 
 
@@ -360,6 +374,7 @@ class SchemeRuns:
     records: dict[str, SchemeRecord]
     captures: dict[str, dict[str, list[Workload]]]
     calibration_seconds: float
+    fp32_seconds: float = 0.0  # scoring the float model (0 when its metrics were cached)
 
     @property
     def formats(self) -> dict[str, str]:
@@ -371,7 +386,8 @@ def run_schemes(
 ) -> SchemeRuns:
     """Load the model (unless ``lm`` is given), score it in floating point, calibrate and run every
     scheme of ``config`` under a capture; what ``cache`` holds is re-used (module docs)."""
-    lm = load_model(config.model) if lm is None else lm
+    lm = load_model(config.model, stream=config.stream) if lm is None else lm
+    on_device(lm.model, resolve_device(config.device))
     task = make_task(
         lm,
         config.data,
@@ -398,8 +414,11 @@ def run_schemes(
 
     fp32_file = cache.dir(key, "fp32", None) / "metrics.json"
     fp32 = None if (todo and task.fp32_first) else cache.read(fp32_file, _load_metrics)
+    fp32_seconds = 0.0
     if fp32 is None:
+        t0 = time.perf_counter()
         fp32 = task.evaluate(lm.model, stage_progress(progress, "fp32"))
+        fp32_seconds = time.perf_counter() - t0
         cache.write(fp32_file, json.dumps(fp32).encode())
 
     # Bit-slice calibrations are cached as recipes; codebooks (arbitrary schemes) take seconds.
@@ -416,7 +435,8 @@ def run_schemes(
     for s in todo:
         done = run(lm.model, task, s, calibrated[s.name], progress, variants=True)
         records[s.name], captures[s.name] = done.record, done.workloads
-        cache.write(dirs[s.name] / "capture.safetensors", workloads_to_bytes(done.workloads, done.record.model_dump()))
+        write = functools.partial(save_workloads, groups=done.workloads, meta=done.record.model_dump())
+        cache.write(dirs[s.name] / "capture.safetensors", write)
 
     return SchemeRuns(
         model={"name": lm.name, "kind": lm.kind, "source": lm.source, "parameters": parameter_count(lm.model)},
@@ -426,6 +446,7 @@ def run_schemes(
         records={s.name: records[s.name] for s in schemes},
         captures=captures,
         calibration_seconds=calibration_seconds,
+        fp32_seconds=fp32_seconds,
     )
 
 
@@ -448,7 +469,12 @@ def results_of(
         fp32=runs.fp32,
         schemes=list(runs.records.values()),
         costs=costs,
-        seconds={"calibration": runs.calibration_seconds, "cost_models": time.perf_counter() - t0},
+        seconds={
+            "fp32": runs.fp32_seconds,
+            "calibration": runs.calibration_seconds,
+            **{f"run_{name}": r.seconds for name, r in runs.records.items() if not r.cached},
+            "cost_models": time.perf_counter() - t0,
+        },
     )
 
 

@@ -12,6 +12,10 @@ bits this is one ``_int_mm`` call plus one pass over the output.
 seen to saturate int16 intermediates on full-range int8 (huggingface/optimum-quanto#309), and a
 size-1 K gives wrong results on torch 2.13 (cf. pytorch/pytorch#195066). If the check fails we use
 a float64 GEMM, which is exact here because every partial sum is an integer below 2^53.
+
+Operands on a CUDA device (``--device cuda``) run there: ``_int_mm`` is self-checked on the device
+too, and CUDA's shape rules for it (more than 16 rows, K and M multiples of 8) are met by padding
+with zeros, which adds nothing to any product.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ _FLOAT64_EXACT = 2**53
 
 
 @functools.cache
-def int_mm_is_exact() -> bool:
-    """Whether ``torch._int_mm`` returns exact results on this machine for full-range int8.
+def int_mm_is_exact(device: str = "cpu") -> bool:
+    """Whether ``torch._int_mm`` returns exact results for full-range int8 on this machine's
+    ``device`` (``cpu`` or ``cuda``).
 
     Probes the extremes that break int16-saturating kernels (127 x -128 pairs and friends) and
     random operands, on a matrix-vector and two matrix-matrix shapes.
@@ -39,12 +44,30 @@ def int_mm_is_exact() -> bool:
         cases.append((torch.randint(-128, 128, (n, k), generator=gen), torch.randint(-128, 128, (m, k), generator=gen)))
         for a, b in cases:
             try:
-                got = torch._int_mm(a.to(torch.int8), b.to(torch.int8).t())
+                got = _int_mm(a.to(torch.int8).to(device), b.to(torch.int8).to(device)).cpu()
             except RuntimeError:
                 return False
             if not torch.equal(got.to(torch.int64), a @ b.t()):
                 return False
     return True
+
+
+def _int_mm(a8: torch.Tensor, b8: torch.Tensor) -> torch.Tensor:
+    """``torch._int_mm(a8, b8.T)`` (int32), CUDA operands padded to the shapes CUDA takes."""
+    return padded_int_mm(a8, b8) if a8.device.type == "cuda" else torch._int_mm(a8, b8.t())
+
+
+def padded_int_mm(a8: torch.Tensor, b8: torch.Tensor) -> torch.Tensor:
+    """``torch._int_mm(a8, b8.T)`` on operands zero-padded to more than 16 rows and K, M multiples
+    of 8 (CUDA's rules for it), the result cut back; zeros add nothing to any product."""
+    n, k = a8.shape
+    m = b8.shape[0]
+    pad_n, pad_k, pad_m = max(17 - n, 0), -k % 8, -m % 8
+    if pad_n or pad_k:
+        a8 = torch.nn.functional.pad(a8, (0, pad_k, 0, pad_n))
+    if pad_m or pad_k:
+        b8 = torch.nn.functional.pad(b8, (0, pad_k, 0, pad_m))
+    return torch._int_mm(a8.contiguous(), b8.contiguous().t())[:n, :m]
 
 
 def _digits(t: torch.Tensor, lo: int, hi: int) -> list[tuple[torch.Tensor, int, int]]:
@@ -84,8 +107,8 @@ def _mm_int8(a8: torch.Tensor, b8: torch.Tensor, bound: int) -> torch.Tensor:
         return a8.to(torch.int32) * b8.to(torch.int32).t()
     chunk = max(2, _INT32_MAX // max(bound, 1))
     if k <= chunk:
-        return torch._int_mm(a8, b8.t())
-    out = torch.zeros((a8.shape[0], b8.shape[0]), dtype=torch.int64)
+        return _int_mm(a8, b8)
+    out = torch.zeros((a8.shape[0], b8.shape[0]), dtype=torch.int64, device=a8.device)
     for k0 in range(0, k, chunk):  # only for K > 131072 at worst: a handful of chunks
         out += _mm_int8(a8[:, k0 : k0 + chunk], b8[:, k0 : k0 + chunk], bound)
     return out
@@ -95,7 +118,7 @@ def _matmul_float64(a: torch.Tensor, b: torch.Tensor, bound: int) -> torch.Tenso
     """Exact ``a @ b.T`` through float64: K is chunked so every partial sum stays below 2^53."""
     chunk = max(1, (_FLOAT64_EXACT - 1) // max(bound, 1))
     a64, b64 = a.to(torch.float64), b.to(torch.float64)
-    out = torch.zeros((a.shape[0], b.shape[0]), dtype=torch.int64)
+    out = torch.zeros((a.shape[0], b.shape[0]), dtype=torch.int64, device=a.device)
     for k0 in range(0, a.shape[1], chunk):
         out += (a64[:, k0 : k0 + chunk] @ b64[:, k0 : k0 + chunk].t()).to(torch.int64)
     return out
@@ -104,8 +127,9 @@ def _matmul_float64(a: torch.Tensor, b: torch.Tensor, bound: int) -> torch.Tenso
 def _rowsum(b_digits: list[tuple[torch.Tensor, int, int]]) -> torch.Tensor:
     """``sum_k b[m, k]`` as int64 from b's digits, by matrix-vector products (far cheaper than ``sum``)."""
     k = b_digits[0][0].shape[1]
-    ones = torch.ones((1, k), dtype=torch.int8)
-    total = torch.zeros(b_digits[0][0].shape[0], dtype=torch.int64)
+    device = b_digits[0][0].device
+    ones = torch.ones((1, k), dtype=torch.int8, device=device)
+    total = torch.zeros(b_digits[0][0].shape[0], dtype=torch.int64, device=device)
     for d, shift, bound in b_digits:
         total += _mm_int8(ones, d, bound)[0].to(torch.int64) << shift
     return total
@@ -126,7 +150,7 @@ def int_matmul(
     (``b.sum(1)`` as int64), when the caller has it, saves computing it.
     """
     bound = max(map(abs, a_range)) * max(map(abs, b_range))
-    if not int_mm_is_exact():
+    if not int_mm_is_exact(a.device.type):
         return _matmul_float64(a, b, bound)
     a, a_lo, a_hi, centre = _centre(a, *a_range)
     a_digits = _digits(a, a_lo, a_hi)
@@ -160,7 +184,7 @@ def int_bmm(a: torch.Tensor, b: torch.Tensor, *, a_range: tuple[int, int], b_ran
     bound = max(map(abs, a_range)) * max(map(abs, b_range))
     chunk = max(1, (_FLOAT64_EXACT - 1) // max(bound, 1))
     a64, b64 = a.to(torch.float64), b.to(torch.float64)
-    out = torch.zeros((a.shape[0], a.shape[1], b.shape[1]), dtype=torch.int64)
+    out = torch.zeros((a.shape[0], a.shape[1], b.shape[1]), dtype=torch.int64, device=a.device)
     for k0 in range(0, a.shape[2], chunk):
         out += torch.bmm(a64[:, :, k0 : k0 + chunk], b64[:, :, k0 : k0 + chunk].transpose(1, 2)).to(torch.int64)
     return out

@@ -34,6 +34,7 @@ from panacea.data import (
     wikipedia_text,
     wikitext2,
 )
+from panacea.device import on_device, resolve_device
 from panacea.evaluation import embeddings, perplexity, polarity_accuracy, top1
 from panacea.models.loaders import LoadedModel, load_model
 from panacea.report.schema import SchemeRecord
@@ -205,14 +206,19 @@ def ptq_study(
     calib_windows: int = 32,
     batch_size: int = 4,
     paper_overrides: bool = True,
+    device: str = "cpu",
+    stream: bool = True,
     progress: Progress | None = None,
 ) -> StudyResult:
     """Calibrate and evaluate ``model_name`` under each scheme (see the module docstring); ``fp32``
     among ``schemes`` adds the float model's row (it is evaluated first in any case);
-    ``assumptions``: calibration fields for every scheme that leaves them unset, over ``profile``."""
+    ``assumptions``: calibration fields for every scheme that leaves them unset, over ``profile``;
+    ``device`` / ``stream``: as :class:`panacea.evaluate.EvaluateConfig` takes them."""
     if not schemes:
         raise ValueError(f"schemes must be fp32 and shipped schemes {list(SHIPPED_SCHEMES)} or TOML files, got none")
-    lm = load_model(model_name)
+    target = resolve_device(device)
+    lm = load_model(model_name, stream=stream)
+    on_device(lm.model, target)
     task = make_task(
         lm, tokens=windows * seqlen, calib_tokens=calib_windows * seqlen, seqlen=seqlen, batch_size=batch_size
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass
@@ -18,13 +19,15 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
+from safetensors.torch import save_file
 
 from panacea._checks import check_choice, check_fraction, check_int_range, check_option
+from panacea._io import atomic_write
 from panacea.aq.arith import serial_operand
 from panacea.aq.codebook import Codebook
 from panacea.aq.storage import store
 from panacea.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, act_slice_count, ho_shift, weight_slice_count
-from panacea.gemm import GemmCounts, aqs_gemm, bitslice_gemm
+from panacea.gemm import GemmCounts, PackedWeights, aqs_gemm, bitslice_gemm
 from panacea.gemm.counts import Shape, assemble
 from panacea.gemm.masks import mask_census, operand_mask
 from panacea.gemm.slice_level import sibia_skip
@@ -142,7 +145,7 @@ def aq_workload(
 
 def gemm_workload(
     x_q: torch.Tensor,
-    w_q: torch.Tensor,
+    w_q: torch.Tensor | PackedWeights,
     zero_point: int | None,
     *,
     w_bits: int = 7,
@@ -156,7 +159,8 @@ def gemm_workload(
     """The workload of one integer GEMM, with the counts of the GEMM itself: asymmetric
     (:func:`~panacea.gemm.aqs_gemm`, ``x_bits`` default 8) when ``zero_point`` is given, else
     symmetric (:func:`~panacea.gemm.bitslice_gemm`, ``x_bits`` default ``w_bits``). Arguments as
-    those functions take them; ``x_q[N, groups * K]``, ``w_q[M, groups * K]``."""
+    those functions take them; ``x_q[N, groups * K]``, ``w_q[M, groups * K]`` (or packed: its
+    masks are shared, not computed again)."""
     opts = dict(vector=vector, index_bits=index_bits, groups=groups)
     if zero_point is None:
         x_bits = w_bits if x_bits is None else x_bits
@@ -180,7 +184,7 @@ def gemm_workload(
         vector=vector,
         index_bits=index_bits,
         act_stored=act_stored,
-        weight_stored=weight_vector_stored(w_q, w_bits, vector),
+        weight_stored=w_q.mask.stored if isinstance(w_q, PackedWeights) else weight_vector_stored(w_q, w_bits, vector),
         counts=res.counts,
     )
 
@@ -318,11 +322,12 @@ _MAX_DIM = 1 << 24  # tokens, channels, or groups x K of one stored workload
 _TYPES = {cls.__name__: cls for cls in _TENSORS}
 
 
-def workloads_to_bytes(groups: dict[str, list[Workload | AQWorkload]], meta: dict | None = None) -> bytes:
-    """Named lists of workloads (and JSON-able ``meta``) as one safetensors blob: the tensor fields
-    as tensors, every other field (counts included) as JSON in the header.
-    :func:`workloads_from_bytes` inverts it exactly."""
-    tensors, records = {}, {}
+def _workload_tensors(
+    groups: dict[str, list[Workload | AQWorkload]], meta: dict | None
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The safetensors tensors and metadata of :func:`workloads_to_bytes` / :func:`save_workloads`:
+    the tensor fields as tensors, every other field (counts included) as JSON in the header."""
+    tensors, records, seen = {}, {}, set()
     for group, workloads in groups.items():
         records[group] = []
         for i, w in enumerate(workloads):
@@ -332,8 +337,27 @@ def workloads_to_bytes(groups: dict[str, list[Workload | AQWorkload]], meta: dic
                 fields["counts"] = dataclasses.asdict(w.counts)
             records[group].append({"type": type(w).__name__, **fields})
             for name in names:  # an empty mask (4-bit weights) is stored with its shape, as a tensor
-                tensors[f"{group}/{i}/{name}"] = getattr(w, name).contiguous()
-    return save_tensors(tensors, metadata={"workloads": json.dumps(records), "meta": json.dumps(meta or {})})
+                t = getattr(w, name).contiguous()
+                # safetensors refuses shared storage: a mask two workloads share (a layer's weight
+                # mask in its Fig. 18 variant) is written twice
+                tensors[f"{group}/{i}/{name}"] = t.clone() if t.data_ptr() in seen and t.numel() else t
+                seen.add(t.data_ptr())
+    return tensors, {"workloads": json.dumps(records), "meta": json.dumps(meta or {})}
+
+
+def workloads_to_bytes(groups: dict[str, list[Workload | AQWorkload]], meta: dict | None = None) -> bytes:
+    """Named lists of workloads (and JSON-able ``meta``) as one safetensors blob.
+    :func:`workloads_from_bytes` inverts it exactly."""
+    return save_tensors(*_workload_tensors(groups, meta))
+
+
+def save_workloads(
+    path: str | os.PathLike, groups: dict[str, list[Workload | AQWorkload]], meta: dict | None = None
+) -> None:
+    """:func:`workloads_to_bytes` written to ``path`` atomically, streamed: a paper-sized model's
+    masks (a GB and more) are never held twice in memory."""
+    tensors, metadata = _workload_tensors(groups, meta)
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def _matches(value: object, hint: object) -> bool:

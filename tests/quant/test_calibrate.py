@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tiny_models import image_batches, tiny_cnn, tiny_gpt2, tiny_llama, token_batches
 from torch import nn
 
@@ -211,3 +213,38 @@ def test_bad_calibration_input(model, batches, error, fragment):
     config = CalibrationConfig(skip=("0",)) if "skipped" in fragment else None
     with pytest.raises(error, match=fragment):
         calibrate(model, batches, config)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.sampled_from([1, 3, 4, 8]),
+    st.sampled_from([(8, 4), (8, 5), (8, 6), (12, 4)]),
+    st.floats(0.01, 0.5),
+    st.integers(0, 3),
+    st.integers(0, 10_000),
+)
+def test_search_counts_from_kept_extremes_equal_counting_every_candidate(rows, vector, bits, scale, bin_index, seed):
+    """The ZPM search counts, per candidate zero point, the vectors whose quantized activations
+    all share the candidate's HO slice; from the float extremes kept while observing, that must
+    equal quantizing every vector for every candidate (module docs: monotonic rounding)."""
+    from panacea.formats import ho_shift
+    from panacea.quant.calibrate import _Extremes, _Search, _search_counts
+
+    x_bits, lo_bits = bits
+    qmax = 2**x_bits - 1
+    width = 1 << ho_shift(x_bits, lo_bits)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, 6, generator=gen) * float(torch.rand(1, generator=gen) * 3)
+    x[torch.rand(rows, 6, generator=gen) < 0.3] = 0.0  # runs of exact zeros: compressible vectors
+    site = find_gemms(nn.Sequential(nn.Linear(6, 2))).sites[0]
+    extremes = _Extremes({site.name: {vector: 1}})
+    extremes(site, x)
+    base = min(bin_index * width, qmax + 1 - width)
+    search = _Search(site.name, scale, base, width, qmax, vector, 1)
+    got = _search_counts(search, extremes)
+    for i in range(width):
+        z = base + i
+        x_q = torch.clamp(torch.round(x / scale) + z, 0, qmax).to(torch.int16)
+        stored = act_vector_stored(x_q, z, x_bits, lo_bits, vector)
+        assert int(got[i]) == stored.numel() - int(stored.sum()), z

@@ -90,7 +90,7 @@ def _layer(site: GemmSite, x_samples: torch.Tensor, c: AQConfig, gen: torch.Gene
     x_scale = scale_for(float(torch.quantile(x.abs(), c.x_percentile / 100)))
     x_cb = make(c.x_codebook, c.x_bits, (x / x_scale).clamp(*_GRID))
     g, m, k = site.groups, site.m, site.k
-    w = site.weight_matrix().to(torch.float64).reshape(m, g, k)
+    w = site.weight_matrix().cpu().to(torch.float64).reshape(m, g, k)
     absmax = w.abs().amax(dim=2)
     w_scale = torch.where(absmax > 0, absmax / LEVEL_MAX, torch.ones_like(absmax))
     u = (w / w_scale[..., None]).reshape(m, g * k)
@@ -116,7 +116,8 @@ def calibrate_aq(
     samples: dict[str, list[torch.Tensor]] = {}
 
     def observe(site: GemmSite, x: torch.Tensor) -> None:
-        samples.setdefault(site.name, []).append(_subsample(site.input_matrix(x.detach().float()), per_batch, gen))
+        cols = site.input_matrix(x.detach().float()).cpu()  # codebooks are fitted on the CPU (panacea.device)
+        samples.setdefault(site.name, []).append(_subsample(cols, per_batch, gen))
 
     with inference(model), input_hooks(sites, observe):
         for i, b in enumerate(batches):
@@ -181,11 +182,12 @@ class AQGemm(nn.Module):
         self.register_buffer("w_levels", decode(layer.w_codes, layer.w_cb))
         self.register_buffer("col_scale", layer.w_scale.t().reshape(-1) * layer.x_scale)  # column g*M + m
         bias = getattr(site.module, "bias", None)
-        self.register_buffer("bias", None if bias is None else bias.detach().to(torch.float32))
+        self.register_buffer("bias", None if bias is None else bias.detach().to(torch.float32).cpu())
         self.recorder: AQRecorder | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        cols = self.site.input_matrix(x.to(torch.float32))
+        # Codes and their GEMMs run on the CPU whatever the model's device (panacea.device).
+        cols = self.site.input_matrix(x.to(torch.float32)).cpu()
         codes = encode(cols / self.layer.x_scale, self.layer.x_cb)
         acc = grouped_matmul(
             decode(codes, self.layer.x_cb), self.w_levels, groups=self.site.groups, a_range=_GRID, b_range=_GRID
@@ -195,7 +197,7 @@ class AQGemm(nn.Module):
         y = (acc.to(torch.float64) * self.col_scale).to(torch.float32)
         if self.bias is not None:
             y = y + self.bias
-        return self.site.output_from_matrix(y, x).to(x.dtype)
+        return self.site.output_from_matrix(y, x).to(x.device, x.dtype)
 
 
 @contextlib.contextmanager

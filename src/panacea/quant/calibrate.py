@@ -1,6 +1,7 @@
 """Post-training calibration: model + calibration batches + config -> :class:`QuantRecipe`.
 
-Flow (paper Fig. 6, section III-C), all streaming — no activations are kept:
+Flow (paper Fig. 6, section III-C), streaming — of the activations only the ZPM search's vector
+extremes are kept:
 
 1. Weights: symmetric per tensor, channel or group, rounded to nearest or by OPTQ (:mod:`gptq`).
 2. One forward pass of the floating-point model with an :class:`ActivationObserver` on every GEMM
@@ -8,13 +9,17 @@ Flow (paper Fig. 6, section III-C), all streaming — no activations are kept:
 3. Per layer: the clipping range (``minmax``/``percentile``/``mse``) gives the scale and the
    calibrated zero point; ``sigma`` of the quantized activations picks the DBS type; ZPM moves the
    zero point (``paper``: eq. 7) or searches it (``search``, below).
-4. ZPM search: a second pass (possibly over the first batches only) that, for every candidate
-   zero point ``z'`` of the calibrated zero point's HO bin, counts the compressed activation
-   vectors at once: with ``q0 = round(x / scale)`` a vector is compressed for ``z'`` exactly when
-   ``clamp(min q0 + z')`` and ``clamp(max q0 + z')`` both fall in the bin, so each vector adds
-   one to an interval of candidates. Candidates whose expected quantization error (from the
-   histogram) exceeds the calibrated zero point's by more than ``zpm_error_tolerance`` are
-   discarded; among the rest, the most compressed vectors win, ties going to the bin's middle.
+4. ZPM search: for every candidate zero point ``z'`` of the calibrated zero point's HO bin, count
+   the compressed activation vectors of the first ``zpm_search_batches`` batches at once: with
+   ``q0 = round(x / scale)`` a vector is compressed for ``z'`` exactly when ``clamp(min q0 + z')``
+   and ``clamp(max q0 + z')`` both fall in the bin, so each vector adds one to an interval of
+   candidates. ``round(x / scale)`` is monotonic in ``x`` (a correctly rounded division by a
+   positive number, then rounding), so ``min q0 = round(min x / scale)``: the pass that observes
+   also keeps each vector's float minimum and maximum (2 bytes per activation for vectors of 4,
+   for the search batches only), and the search needs no second pass over the model. Candidates
+   whose expected quantization error (from the histogram) exceeds the calibrated zero point's by
+   more than ``zpm_error_tolerance`` are discarded; among the rest, the most compressed vectors
+   win, ties going to the bin's middle.
 
 :func:`calibrate_many` calibrates several configurations with shared passes.
 """
@@ -78,13 +83,48 @@ class _Observers:
         self._batch.clear()
 
 
-def _observe(model: nn.Module, sites: list[GemmSite], batches: list[Batch], progress: Progress | None) -> dict:
+class _Extremes:
+    """The float minimum and maximum of every activation vector of the first batches, for the ZPM
+    searches: ``by_site[(site, vector)]`` lists them per batch (shared by sites fed one tensor)."""
+
+    def __init__(self, wanted: dict[str, dict[int, int]]):
+        self.wanted = wanted  # site -> {vector length: batches}
+        self.by_site: dict[tuple[str, int], list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self.batch = 0
+        self._seen = SameInput()
+
+    def __call__(self, site: GemmSite, x: torch.Tensor) -> None:
+        for vector, batches in self.wanted.get(site.name, {}).items():
+            if self.batch >= batches:
+                continue
+            memo = self._seen.get(x) or {}
+            key = (site.kind, site.groups, site.k, vector)  # the same tensor read the same way
+            if key not in memo:
+                cols = site.input_matrix(x).float()
+                memo[key] = (vector_reduce(cols, vector, torch.amin), vector_reduce(cols, vector, torch.amax))
+                self._seen.put(x, memo)
+            self.by_site.setdefault((site.name, vector), []).append(memo[key])
+
+    def next_batch(self) -> None:
+        self.batch += 1
+        self._seen.clear()
+
+
+def _observe(
+    model: nn.Module, sites: list[GemmSite], batches: list[Batch], extremes: _Extremes, progress: Progress | None
+) -> dict:
     observers = _Observers()
     logits = output_head_needed(model, sites)
-    with inference(model), input_hooks(sites, observers):
+
+    def hook(site: GemmSite, x: torch.Tensor) -> None:
+        observers(site, x)
+        extremes(site, x)
+
+    with inference(model), input_hooks(sites, hook):
         for i, b in enumerate(batches):
             run(model, b, logits=logits)
             observers.next_batch()
+            extremes.next_batch()
             if progress:
                 progress("observe", i + 1, len(batches))
     missing = [s.name for s in sites if s.name not in observers.by_site]
@@ -108,10 +148,10 @@ class _Search:
     batches: int
 
 
-def _interval_counts(q0: torch.Tensor, s: _Search) -> torch.Tensor:
-    """Compressed vectors per candidate zero point ``base + i``, ``i < width`` (see module docs)."""
-    vmin = vector_reduce(q0, s.vector, torch.amin).reshape(-1)
-    vmax = vector_reduce(q0, s.vector, torch.amax).reshape(-1)
+def _interval_counts(vmin: torch.Tensor, vmax: torch.Tensor, s: _Search) -> torch.Tensor:
+    """Compressed vectors per candidate zero point ``base + i``, ``i < width`` (see module docs),
+    from each vector's smallest and largest ``q0``."""
+    vmin, vmax = vmin.reshape(-1), vmax.reshape(-1)
     top = s.base + s.width - 1
     # clamp(vmin + z) >= base needs z >= base - vmin unless the bin starts at 0 (clamping helps)
     start = torch.full_like(vmin, s.base) if s.base == 0 else torch.clamp(s.base - vmin, min=s.base)
@@ -125,32 +165,15 @@ def _interval_counts(q0: torch.Tensor, s: _Search) -> torch.Tensor:
     return torch.cumsum(delta, 0)[: s.width]
 
 
-def _measure(model, sites: dict[str, GemmSite], searches: list[_Search], batches: list[Batch], progress) -> dict:
-    counts = {s: torch.zeros(s.width, dtype=torch.int64) for s in searches}
-    by_site: dict[str, list[_Search]] = {}
-    for s in searches:
-        by_site.setdefault(s.site, []).append(s)
-    n = max(s.batches for s in searches)
-    state = {"batch": 0}
-
-    def hook(site: GemmSite, x: torch.Tensor) -> None:
-        todo = [s for s in by_site.get(site.name, ()) if state["batch"] < s.batches]
-        if not todo:
-            return
-        cols = site.input_matrix(x).float()
-        for s in todo:
-            # Beyond +-(qmax + 1) every candidate clamps alike: clamping q0 there changes no count.
-            q0 = torch.round(cols / s.scale).clamp_(-(s.qmax + 1), s.qmax + 1).to(torch.int32)
-            counts[s] += _interval_counts(q0, s)
-
-    hooked = [sites[name] for name in by_site]
-    logits = output_head_needed(model, hooked)
-    with inference(model), input_hooks(hooked, hook):
-        for i, b in enumerate(batches[:n]):
-            state["batch"] = i
-            run(model, b, logits=logits)
-            if progress:
-                progress("zpm search", i + 1, n)
+def _search_counts(s: _Search, extremes: _Extremes) -> torch.Tensor:
+    """Compressed vectors per candidate of one search over its batches, from the kept extremes."""
+    counts = torch.zeros(s.width, dtype=torch.int64)
+    for vmin, vmax in extremes.by_site[(s.site, s.vector)][: s.batches]:
+        # Beyond +-(qmax + 1) every candidate clamps alike: clamping q0 there changes no count.
+        q0min, q0max = (
+            torch.round(v / s.scale).clamp_(-(s.qmax + 1), s.qmax + 1).to(torch.int32) for v in (vmin, vmax)
+        )
+        counts += _interval_counts(q0min, q0max, s).cpu()
     return counts
 
 
@@ -241,13 +264,31 @@ def calibrate_many(
     if not active:
         raise ValueError("every GEMM of the model is skipped by the configuration")
 
-    observers = _observe(model, [sites[n] for n in active], batches, progress)
+    wanted: dict[str, dict[int, int]] = {}  # the extremes the ZPM searches read (module docs)
+    for c in configs.values():
+        if c.scheme != "sym" and c.zpm == "search":
+            batches_read = c.zpm_search_batches or len(batches)
+            for n in active:
+                per = wanted.setdefault(n, {})
+                per[c.vector] = max(per.get(c.vector, 0), batches_read)
+    extremes = _Extremes(wanted)
+    observers = _observe(model, [sites[n] for n in active], batches, extremes, progress)
     first_reader: dict[int, str] = {}
     input_site = {n: first_reader.setdefault(id(observers[n]), n) for n in active}
 
+    acts: dict[str, dict[str, _Act]] = {}
+    for key, c in configs.items():
+        quantized = [n for n in active if settings[key][n] is not None]
+        acts[key] = {n: _activation(input_site[n], observers[n], settings[key][n], c) for n in quantized}
+    counts = {s: _search_counts(s, extremes) for s in {a.search for per in acts.values() for a in per.values()} if s}
+    del extremes  # before the weights are quantized: the two are the largest things calibration holds
+    for key, per in acts.items():
+        for n, a in per.items():
+            if a.search is not None:
+                a.zero_point = _resolve_search(a, counts[a.search], observers[n], configs[key])
+
     weights: dict[tuple, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
     weight_key: dict[str, tuple] = {}
-    acts: dict[str, dict[str, _Act]] = {}
     for key, c in configs.items():
         quantized = [n for n in active if settings[key][n] is not None]
         wkey = weight_key[key] = (
@@ -267,15 +308,6 @@ def calibrate_many(
                     )
                     for n in quantized
                 }
-        acts[key] = {n: _activation(input_site[n], observers[n], settings[key][n], c) for n in quantized}
-
-    searches = {a.search for per in acts.values() for a in per.values() if a.search is not None}
-    if searches:
-        counts = _measure(model, sites, sorted(searches, key=lambda s: (s.site, s.base, s.width)), batches, progress)
-        for key, per in acts.items():
-            for n, a in per.items():
-                if a.search is not None:
-                    a.zero_point = _resolve_search(a, counts[a.search], observers[n], configs[key])
 
     recipes = {}
     for key, c in configs.items():
@@ -301,7 +333,7 @@ def calibrate_many(
                 sigma=a.sigma,
             )
             w_q, w_scale = weights[weight_key[key]][n]
-            tensors[f"{n}/w_q"], tensors[f"{n}/w_scale"] = w_q, w_scale.to(torch.float32)
+            tensors[f"{n}/w_q"], tensors[f"{n}/w_scale"] = w_q.cpu(), w_scale.to(torch.float32).cpu()
         skipped = [n for n in sites if n not in layers]
         recipes[key] = QuantRecipe(c, layers, tensors, skipped).validate()
     return recipes

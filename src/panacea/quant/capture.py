@@ -88,8 +88,8 @@ def fig18_variants(module: QuantizedGemm, x_q: torch.Tensor) -> dict[str, Worklo
     if layer.symmetric:
         offset = 1 << (layer.x_bits - 1)
         x_u = x_q.to(torch.int32) + offset
-        return {"sym-on-panacea": gemm_workload(x_u, module.w_q, offset, lo_bits=4, **opts)}
-    return {"zero-only": gemm_workload(x_q, module.w_q, 0, lo_bits=layer.lo_bits, **opts)}
+        return {"sym-on-panacea": gemm_workload(x_u, module.packed, offset, lo_bits=4, **opts)}
+    return {"zero-only": gemm_workload(x_q, module.packed, 0, lo_bits=layer.lo_bits, **opts)}
 
 
 class Recorder:

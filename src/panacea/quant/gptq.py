@@ -27,6 +27,7 @@ from torch import nn
 from panacea.formats import weight_qmax
 from panacea.models.gemms import GemmSite
 from panacea.models.run import Batch, SameInput, find_blocks, inference, input_hooks, output_head_needed, run
+from panacea.models.streaming import compute_dtype
 from panacea.quant.config import CalibrationConfig, LayerSettings, WGranularity
 from panacea.quant.primitives import quantize_symmetric, symmetric_scale
 
@@ -167,8 +168,10 @@ def _weights_swapped(originals: dict[nn.Module, torch.Tensor]) -> Iterator[None]
 
 
 def _set_dequantized(site: GemmSite, w_q: torch.Tensor, scale: torch.Tensor, group_size: int | None, originals):
-    """Put the dequantized weights into the module, remembering the original."""
-    w = (w_q.to(torch.float32) * _column_scales(scale, w_q.shape[1], group_size)).to(site.module.weight.dtype)
+    """Put the dequantized weights into the module, remembering the original (in the dtype the
+    module computes in: float32 for a streamed block, which its hooks then leave as it is)."""
+    dtype = compute_dtype(site.module.weight)
+    w = (w_q.to(torch.float32) * _column_scales(scale, w_q.shape[1], group_size)).to(dtype)
     originals.setdefault(site.module, site.module.weight.data)
     if site.kind == "linear":
         site.module.weight.data = w

@@ -72,6 +72,8 @@ class QuantizedGemm(nn.Module):
         self.site = site  # a dataclass: the original module is not registered as a submodule
         self.layer = layer
         self.vector, self.index_bits = vector, index_bits
+        device = site.module.weight.device  # the model's (panacea.device): the integer GEMMs run there
+        w_q, w_scale = w_q.to(device), w_scale.to(device)
         self.register_buffer("w_q", w_q)
         self.register_buffer("w_scale", w_scale.to(torch.float32))
         bias = getattr(site.module, "bias", None)
@@ -95,12 +97,13 @@ class QuantizedGemm(nn.Module):
         """The weights packed for the bit-slice GEMMs (built on first use)."""
         if self._packed is None:
             self._packed = pack_weights(
-                self.w_q, bits=self.layer.w_bits, vector=self.vector, index_bits=self.index_bits
+                self.w_q.cpu(), bits=self.layer.w_bits, vector=self.vector, index_bits=self.index_bits
             )
         return self._packed
 
     def bitslice_forward(self, x_q: torch.Tensor) -> tuple[torch.Tensor, GemmCounts]:
-        """The float result through the accelerator's bit-slice GEMM, and that GEMM's counts."""
+        """The float result through the accelerator's bit-slice GEMM, and that GEMM's counts
+        (``x_q`` on the CPU, where the bit-slice GEMMs run)."""
         layer = self.layer
         if layer.symmetric:
             res = bitslice_gemm(x_q, self.packed, x_bits=sym_act_bits(layer.x_bits), groups=layer.groups)
@@ -112,20 +115,23 @@ class QuantizedGemm(nn.Module):
             sums, scale = (
                 (self._row_sums, self._col_scale) if layer.groups > 1 else (self._part_sums[0], self.w_scale[:, 0])
             )
-            return dequantize_gemm(res.output, layer, sums, scale), res.counts
+            return dequantize_gemm(res.output, layer, sums.cpu(), scale.cpu()), res.counts
         return self._dequantized(x_q), res.counts
 
     def _dequantized(self, x_q: torch.Tensor) -> torch.Tensor:
-        layer = self.layer
+        """The float result through the exact integer GEMM, on ``x_q``'s device."""
+        layer, device = self.layer, x_q.device
+        w_q, w_scale = self.w_q.to(device), self.w_scale.to(device)
         if layer.groups > 1:
-            acc = grouped_matmul(x_q, self.w_q, groups=layer.groups, a_range=self._x_range, b_range=self._w_range)
-            return dequantize_gemm(acc, layer, self._row_sums, self._col_scale)
+            acc = grouped_matmul(x_q, w_q, groups=layer.groups, a_range=self._x_range, b_range=self._w_range)
+            return dequantize_gemm(acc, layer, self._row_sums.to(device), self._col_scale.to(device))
         y = None
         for j, (part, sums) in enumerate(zip(self._parts, self._part_sums, strict=True)):
+            sums = sums.to(device)
             acc = grouped_matmul(
-                x_q[:, part], self.w_q[:, part], groups=1, a_range=self._x_range, b_range=self._w_range, b_rowsum=sums
+                x_q[:, part], w_q[:, part], groups=1, a_range=self._x_range, b_range=self._w_range, b_rowsum=sums
             )
-            term = dequantize_gemm(acc, layer, sums, self.w_scale[:, j])
+            term = dequantize_gemm(acc, layer, sums, w_scale[:, j])
             y = term if y is None else y + term
         return y
 
@@ -133,8 +139,10 @@ class QuantizedGemm(nn.Module):
         cols = self.site.input_matrix(x.to(torch.float32))
         x_q = quantize_input(cols, self.layer)
         if self.recorder is not None:
-            y, counts = self.bitslice_forward(x_q)
-            self.recorder.record(self, x_q, counts)
+            x_cpu = x_q.cpu()
+            y, counts = self.bitslice_forward(x_cpu)
+            self.recorder.record(self, x_cpu, counts)
+            y = y.to(x_q.device)
         else:
             y = self._dequantized(x_q)
         if self.bias is not None:

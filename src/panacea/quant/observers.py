@@ -53,7 +53,7 @@ class ActivationObserver:
         # bin assignment agrees with the merged grid whatever the order of the data.
         x64 = x.to(torch.float64)
         idx = ((x64 - self.origin) / self.width).floor_().clamp_(0, self.bins - 1).to(torch.int64)
-        self.hist += torch.bincount(idx, minlength=self.bins).to(torch.float64)
+        self.hist += torch.bincount(idx, minlength=self.bins).to(self.hist)  # counted where x is
         self.count += x.numel()
         self.min, self.max = min(self.min, lo), max(self.max, hi)
         self.total += float(x64.sum())

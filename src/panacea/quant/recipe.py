@@ -22,8 +22,7 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from safetensors import SafetensorError
-from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
+from safetensors.torch import load_file, save_file
 
 from panacea._checks import invalid_file
 from panacea._io import atomic_write, read_text
@@ -141,6 +140,11 @@ def _scale_key(name: str) -> str:
     return f"{name}/w_scale"
 
 
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 @dataclass
 class QuantRecipe:
     """Calibrated quantization of a model: ``layers`` by name and their integer weights."""
@@ -191,16 +195,17 @@ class QuantRecipe:
         """Write ``recipe.safetensors`` and ``recipe.json`` into ``directory`` (created if needed)."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        blob = save_tensors({k: v.contiguous() for k, v in self.tensors.items()})
+        tensors = {k: v.contiguous() for k, v in self.tensors.items()}
+        # streamed to the file: a 3B model's weights are 2.8 GB, never held twice in memory
+        atomic_write(out / TENSORS_NAME, lambda tmp: save_file(tensors, tmp))
         doc = _RecipeFile(
             format=FORMAT,
             version=VERSION,
             config=self.config,
             layers=list(self.layers.values()),
-            tensors_sha256=hashlib.sha256(blob).hexdigest(),
+            tensors_sha256=_sha256(out / TENSORS_NAME),
             skipped=self.skipped,
         )
-        atomic_write(out / TENSORS_NAME, blob)
         atomic_write(out / JSON_NAME, doc.model_dump_json(indent=1).encode())
         return out
 
@@ -220,11 +225,11 @@ class QuantRecipe:
         for i, name in enumerate(names):
             if names.index(name) != i:
                 raise ValueError(f"{json_path}: layers.{i}.name: {name!r} appears twice")
-        blob = tensors_path.read_bytes()
-        if hashlib.sha256(blob).hexdigest() != doc.tensors_sha256:
+        if _sha256(tensors_path) != doc.tensors_sha256:
             raise ValueError(f"{tensors_path} does not match {json_path} (SHA-256 differs)")
         try:
-            recipe = cls(doc.config, {layer.name: layer for layer in doc.layers}, load_tensors(blob), doc.skipped)
+            tensors = load_file(tensors_path)
+            recipe = cls(doc.config, {layer.name: layer for layer in doc.layers}, tensors, doc.skipped)
             return recipe.validate()
         except (SafetensorError, ValueError) as err:
             raise ValueError(f"{tensors_path} (checked against {json_path}): {err}") from err

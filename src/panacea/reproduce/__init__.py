@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 import panacea
 from panacea._checks import check_distinct
 from panacea._io import remove_orphans
+from panacea.device import Device, resolve_device
 from panacea.evaluate import Cache, EvaluateConfig, SchemeRuns, check_output, evaluate_runs, run_schemes
 from panacea.hw.mapping import MappingMode, Objective
 from panacea.hw.sweep import plot as plot_sweep
@@ -58,7 +59,8 @@ class ReproduceConfig(BaseModel):
     """What ``panacea reproduce`` runs. ``tokens`` ... ``batch_size``: as ``panacea evaluate``
     takes them (causal LMs); ``sensitivity``: ``all`` assumptions, only the ``hardware`` ones
     (no model run again), or ``none``; ``mapping`` / ``objective``: how every design maps each GEMM
-    (:mod:`panacea.hw.mapping`) of the models; the Fig. 13 sweep's mappings minimise latency."""
+    (:mod:`panacea.hw.mapping`) of the models; the Fig. 13 sweep's mappings minimise latency;
+    ``device`` / ``stream``: as :class:`~panacea.evaluate.EvaluateConfig` takes them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -70,11 +72,19 @@ class ReproduceConfig(BaseModel):
     sensitivity: Literal["all", "hardware", "none"] = "all"
     mapping: MappingMode = "search"
     objective: Objective = "energy"
+    device: Device = "cpu"
+    stream: bool = True
 
     @field_validator("models")
     @classmethod
     def _models(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return check_distinct("models", v)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        resolve_device(v)
+        return v
 
     def evaluate_config(
         self,
@@ -97,6 +107,8 @@ class ReproduceConfig(BaseModel):
             batch_size=self.batch_size,
             mapping=self.mapping,
             objective=self.objective,
+            device=self.device,
+            stream=self.stream,
         )
 
 
@@ -337,7 +349,7 @@ def reproduce(
     sensitivity: list[SensitivityRow] = []
     dirs: dict[str, str] = {}
     for model in config.models:
-        lm: LoadedModel = load_model(model)
+        lm: LoadedModel = load_model(model, stream=config.stream)
         slug = _slug(lm.name)
         if slug in dirs.values():
             slug = f"{slug}-{len(dirs)}"
