@@ -34,6 +34,10 @@ app = typer.Typer(
     "panacea ptq smollm2-135m --windows 8 | panacea gemm-demo --tokens 512",
 )
 
+from panacea.rtl.cli import app as _rtl_app  # noqa: E402
+
+app.add_typer(_rtl_app, name="rtl")
+
 
 class _Terminated(KeyboardInterrupt):
     """SIGTERM (a batch scheduler, ``kill``), handled as Ctrl-C is: temporary files are removed."""

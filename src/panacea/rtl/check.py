@@ -9,9 +9,13 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
 from amaranth.sim import Simulator
 
+from panacea.formats import ho_shift
+from panacea.rtl.pea import PEA
 from panacea.rtl.units import Compensator, OuterProduct, ShiftAccumulator, SliceMultiplier
+from panacea.rtl.vectors import X_BITS, TileVectors
 
 
 @dataclass(frozen=True)
@@ -97,3 +101,84 @@ def _accumulator_mismatches(dut, steps: Sequence[dict], operand: str, lanes: int
 
     _run(dut, testbench, clocked=True)
     return bad
+
+
+@dataclass(frozen=True)
+class PeaRun:
+    """What a simulated PEA produced on one tile: its sums (as :class:`TileVectors` lays them out)
+    and the cycles of its compute phase (``start`` to ``done``)."""
+
+    psum: torch.Tensor  # int64 [vector, rows * vector]
+    cs: torch.Tensor  # int64 [vector, rows]
+    out: torch.Tensor  # int64 [vector, rows * vector]
+    cycles: int
+    load_cycles: int
+
+
+def run_pea(tv: TileVectors, *, dwo: int = 4, swo: int = 8, window: int = 8, pea: PEA | None = None) -> PeaRun:
+    """Load ``tv``'s streams into a PEA (through its index decoders) and run its compute phase."""
+    v, rows, kc = tv.vector, tv.rows, tv.kc
+    dut = pea or PEA(vector=v, dwo=dwo, swo=swo, index_bits=tv.index_bits, rows=rows, kc=kc, window=window)
+    result = {}
+
+    async def testbench(ctx):
+        ctx.set(dut.l, ho_shift(X_BITS, tv.lo_bits))
+        ctx.set(dut.r, tv.r)
+        ctx.set(dut.w_rowsum, tv.w_rowsum.tolist())
+        load = 0
+        data = 0  # the next stored vector of the stream, presented beside each entry
+        for entry in tv.w_ho_index.tolist():
+            ctx.set(dut.w_entry, entry)
+            ctx.set(dut.w_entry_valid, 1)
+            ctx.set(dut.w_ho_data, tv.w_ho_data[min(data, len(tv.w_ho_data) - 1)].tolist())
+            take = ctx.get(dut.w_ho_take)
+            await ctx.tick()
+            data, load = data + take, load + 1
+        ctx.set(dut.w_entry_valid, 0)
+        if data != len(tv.w_ho_data):
+            raise AssertionError(f"weight decoder took {data} data words of {len(tv.w_ho_data)}")
+        data, first = 0, 0
+        for t in range(rows):
+            ctx.set(dut.x_row, t)
+            ctx.set(dut.x_row_restart, 1)
+            await ctx.tick()
+            ctx.set(dut.x_row_restart, 0)
+            for entry in tv.x_ho_index[first : first + int(tv.x_ho_entries[t])].tolist():
+                ctx.set(dut.x_entry, entry)
+                ctx.set(dut.x_entry_valid, 1)
+                ctx.set(dut.x_ho_data, tv.x_ho_data[min(data, len(tv.x_ho_data) - 1)].tolist())
+                take = ctx.get(dut.x_ho_take)
+                await ctx.tick()
+                data, load = data + take, load + 1
+            ctx.set(dut.x_entry_valid, 0)
+            first += int(tv.x_ho_entries[t])
+            ctx.set(dut.x_lo_we, 1)
+            for k in range(kc):
+                ctx.set(dut.lo_k, k)
+                ctx.set(dut.x_lo_data, tv.x_lo[t, k].tolist())
+                if t == 0:
+                    ctx.set(dut.w_lo_we, 1)
+                    ctx.set(dut.w_lo_data, tv.w_lo[k].tolist())
+                await ctx.tick()
+            ctx.set(dut.x_lo_we, 0)
+            ctx.set(dut.w_lo_we, 0)
+        if data != len(tv.x_ho_data):
+            raise AssertionError(f"activation decoder took {data} data words of {len(tv.x_ho_data)}")
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        cycles = 0
+        while not ctx.get(dut.done):
+            await ctx.tick()
+            cycles += 1
+            if cycles > 4 * rows * kc + 16:
+                raise AssertionError(f"the PEA did not finish within {cycles} cycles")
+        psum = torch.tensor(list(ctx.get(dut.psum)), dtype=torch.int64).reshape(rows, v, v)
+        out = torch.tensor(list(ctx.get(dut.out)), dtype=torch.int64).reshape(rows, v, v)
+        result["psum"] = psum.permute(1, 0, 2).reshape(v, rows * v)
+        result["out"] = out.permute(1, 0, 2).reshape(v, rows * v)
+        result["cs"] = torch.tensor(list(ctx.get(dut.cs)), dtype=torch.int64).reshape(rows, v).T.contiguous()
+        result["cycles"], result["load_cycles"] = cycles, load
+
+    _run(dut, testbench, clocked=True)
+    return PeaRun(**result)

@@ -43,6 +43,13 @@ GATE_EQUIVALENTS = {
     "$_MUX_": 2.33,
     "$_DFF_P_": 6.0,
     "$_DFFE_PP_": 6.0 + 2.33,  # a flip-flop with an enable: DFF and its feedback multiplexer
+    # with a synchronous reset (control state): DFF, an AND2 / OR2 gating D, the enable's MUX2
+    "$_SDFF_PP0_": 6.0 + 1.33,
+    "$_SDFF_PP1_": 6.0 + 1.33,
+    "$_SDFFE_PP0P_": 6.0 + 1.33 + 2.33,
+    "$_SDFFE_PP1P_": 6.0 + 1.33 + 2.33,
+    "$_SDFFCE_PP0P_": 6.0 + 1.33 + 2.33,
+    "$_SDFFCE_PP1P_": 6.0 + 1.33 + 2.33,
 }
 _GATES = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX"
 
