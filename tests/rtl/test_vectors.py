@@ -57,6 +57,8 @@ def test_the_files_round_trip_through_their_manifest(tmp_path):
     write_vectors(tv, tmp_path, about={"layer": "test"})
     back = read_vectors(tmp_path)
     for name in (
+        "w_q",
+        "x_q",
         "w_ho_index",
         "w_ho_data",
         "w_lo",

@@ -115,6 +115,23 @@ class PeaRun:
     load_cycles: int
 
 
+async def _feed(ctx, ports, entries: list[int], data: list[list[int]]) -> tuple[int, int]:
+    """Present an RLE stream to an index decoder, one entry per cycle, with the stream's next stored
+    vector beside each entry (taken when the decoder writes it); returns (vectors taken, cycles)."""
+    entry, valid, word, take = ports
+    taken = 0
+    for e in entries:
+        ctx.set(entry, e)
+        ctx.set(valid, 1)
+        if taken < len(data):
+            ctx.set(word, data[taken])
+        took = ctx.get(take)
+        await ctx.tick()
+        taken += took
+    ctx.set(valid, 0)
+    return taken, len(entries)
+
+
 def run_pea(tv: TileVectors, *, dwo: int = 4, swo: int = 8, window: int = 8, pea: PEA | None = None) -> PeaRun:
     """Load ``tv``'s streams into a PEA (through its index decoders) and run its compute phase."""
     v, rows, kc = tv.vector, tv.rows, tv.kc
@@ -125,33 +142,28 @@ def run_pea(tv: TileVectors, *, dwo: int = 4, swo: int = 8, window: int = 8, pea
         ctx.set(dut.l, ho_shift(X_BITS, tv.lo_bits))
         ctx.set(dut.r, tv.r)
         ctx.set(dut.w_rowsum, tv.w_rowsum.tolist())
-        load = 0
-        data = 0  # the next stored vector of the stream, presented beside each entry
-        for entry in tv.w_ho_index.tolist():
-            ctx.set(dut.w_entry, entry)
-            ctx.set(dut.w_entry_valid, 1)
-            ctx.set(dut.w_ho_data, tv.w_ho_data[min(data, len(tv.w_ho_data) - 1)].tolist())
-            take = ctx.get(dut.w_ho_take)
-            await ctx.tick()
-            data, load = data + take, load + 1
-        ctx.set(dut.w_entry_valid, 0)
-        if data != len(tv.w_ho_data):
-            raise AssertionError(f"weight decoder took {data} data words of {len(tv.w_ho_data)}")
-        data, first = 0, 0
+        w_taken, load = await _feed(
+            ctx,
+            (dut.w_entry, dut.w_entry_valid, dut.w_ho_data, dut.w_ho_take),
+            tv.w_ho_index.tolist(),
+            tv.w_ho_data.tolist(),
+        )
+        if w_taken != len(tv.w_ho_data):
+            raise AssertionError(f"the weight decoder took {w_taken} data words of {len(tv.w_ho_data)}")
+        x_taken, first = 0, 0
         for t in range(rows):
             ctx.set(dut.x_row, t)
             ctx.set(dut.x_row_restart, 1)
             await ctx.tick()
             ctx.set(dut.x_row_restart, 0)
-            for entry in tv.x_ho_index[first : first + int(tv.x_ho_entries[t])].tolist():
-                ctx.set(dut.x_entry, entry)
-                ctx.set(dut.x_entry_valid, 1)
-                ctx.set(dut.x_ho_data, tv.x_ho_data[min(data, len(tv.x_ho_data) - 1)].tolist())
-                take = ctx.get(dut.x_ho_take)
-                await ctx.tick()
-                data, load = data + take, load + 1
-            ctx.set(dut.x_entry_valid, 0)
-            first += int(tv.x_ho_entries[t])
+            entries = tv.x_ho_index[first : first + int(tv.x_ho_entries[t])].tolist()
+            taken, cycles = await _feed(
+                ctx,
+                (dut.x_entry, dut.x_entry_valid, dut.x_ho_data, dut.x_ho_take),
+                entries,
+                tv.x_ho_data[x_taken:].tolist(),
+            )
+            x_taken, load, first = x_taken + taken, load + cycles, first + len(entries)
             ctx.set(dut.x_lo_we, 1)
             for k in range(kc):
                 ctx.set(dut.lo_k, k)
@@ -162,8 +174,8 @@ def run_pea(tv: TileVectors, *, dwo: int = 4, swo: int = 8, window: int = 8, pea
                 await ctx.tick()
             ctx.set(dut.x_lo_we, 0)
             ctx.set(dut.w_lo_we, 0)
-        if data != len(tv.x_ho_data):
-            raise AssertionError(f"activation decoder took {data} data words of {len(tv.x_ho_data)}")
+        if x_taken != len(tv.x_ho_data):
+            raise AssertionError(f"the activation decoder took {x_taken} data words of {len(tv.x_ho_data)}")
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)

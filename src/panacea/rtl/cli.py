@@ -15,6 +15,12 @@ from panacea._io import atomic_write
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 
 _SPEC = typer.Option("panacea", help="Panacea spec (name or TOML): DWOs, SWOs, compensators, vector, index bits.")
+_MODEL = typer.Argument(..., help="Model (built-in name, local directory or hub id).")
+_LAYER = typer.Option(..., help="The quantized GEMM, e.g. model.layers.3.self_attn.q_proj.")
+_ROWS = typer.Option(None, min=1, help="Activation vector-rows per tile (default: the spec's tile).")
+_KC = typer.Option(None, min=1, help="K positions per tile (default: the spec's tile_k).")
+_K0 = typer.Option(0, min=0, help="First K position.")
+_TOKENS = typer.Option(512, min=1, max=512, help="Calibration tokens (one window).")
 _TILES = typer.Option(
     "0:0", help="Tiles as 'weight-vector-row:activation-vector-row' pairs, comma separated (e.g. 0:0,3:2)."
 )
@@ -97,14 +103,14 @@ def _tile_set(model: str, layer: str, tiles: str, core: Core, rows: int | None, 
 
 @app.command("vectors")
 def vectors(
-    model: str = typer.Argument(..., help="Model (built-in name, local directory or hub id)."),
-    layer: str = typer.Option(..., help="The quantized GEMM, e.g. model.layers.3.self_attn.q_proj."),
+    model: str = _MODEL,
+    layer: str = _LAYER,
     out: Path = typer.Option(..., help="Directory: one sub-directory of hex files and manifest.json per tile."),
     tiles: str = _TILES,
-    rows: int = typer.Option(None, min=1, help="Activation vector-rows per tile (default: the spec's tile)."),
-    kc: int = typer.Option(None, min=1, help="K positions per tile (default: the spec's tile_k)."),
-    k0: int = typer.Option(0, min=0, help="First K position."),
-    tokens: int = typer.Option(512, min=1, max=512, help="Calibration tokens (one window)."),
+    rows: int = _ROWS,
+    kc: int = _KC,
+    k0: int = _K0,
+    tokens: int = _TOKENS,
     spec: str = _SPEC,
 ) -> None:
     """Golden vectors of real tiles of one layer ($readmemh files and a manifest).
@@ -125,14 +131,14 @@ def vectors(
 
 @app.command("simulate")
 def simulate(
-    model: str = typer.Argument(..., help="Model (built-in name, local directory or hub id)."),
-    layer: str = typer.Option(..., help="The quantized GEMM."),
+    model: str = _MODEL,
+    layer: str = _LAYER,
     tiles: str = _TILES,
-    rows: int = typer.Option(None, min=1, help="Activation vector-rows per tile (default: the spec's)."),
-    kc: int = typer.Option(None, min=1, help="K positions per tile (default: the spec's tile_k)."),
-    k0: int = typer.Option(0, min=0, help="First K position."),
+    rows: int = _ROWS,
+    kc: int = _KC,
+    k0: int = _K0,
     window: int = typer.Option(8, min=1, max=64, help="Items the workload scheduler looks ahead."),
-    tokens: int = typer.Option(512, min=1, max=512, help="Calibration tokens (one window)."),
+    tokens: int = _TOKENS,
     spec: str = _SPEC,
 ) -> None:
     """The PEA's RTL on real tiles: its outputs against aqs_gemm's, its cycles against the cost model's.

@@ -137,11 +137,12 @@ class PEA(wiring.Component):
         w_vec, x_vec = data.ArrayLayout(WEIGHT_SLICE, v), data.ArrayLayout(ACT_SLICE, v)
 
         # buffers, addressed by decoded vector position
-        w_ho = Array(Signal(w_vec, name=f"w_ho_{k}") for k in range(kc))
-        w_lo = Array(Signal(w_vec, name=f"w_lo_{k}") for k in range(kc))
+        # (data registers have no reset; the presence bits do: a reset empties the buffers)
+        w_ho = Array(Signal(w_vec, name=f"w_ho_{k}", reset_less=True) for k in range(kc))
+        w_lo = Array(Signal(w_vec, name=f"w_lo_{k}", reset_less=True) for k in range(kc))
         w_present = Signal(kc)
-        x_ho = Array(Signal(x_vec, name=f"x_ho_{i}") for i in range(rows * kc))
-        x_lo = Array(Signal(x_vec, name=f"x_lo_{i}") for i in range(rows * kc))
+        x_ho = Array(Signal(x_vec, name=f"x_ho_{i}", reset_less=True) for i in range(rows * kc))
+        x_lo = Array(Signal(x_vec, name=f"x_lo_{i}", reset_less=True) for i in range(rows * kc))
         x_present = Array(Signal(kc, name=f"x_present_{t}") for t in range(rows))
 
         # load phase
@@ -170,7 +171,7 @@ class PEA(wiring.Component):
 
         # compute state: the DWO side at (d_row, d_ptr, d_off jobs of item d_ptr done), the SWO side
         # at (s_row, s_ptr)
-        psum, cs = Signal.like(self.psum), Signal.like(self.cs)
+        psum, cs = Signal.like(self.psum, reset_less=True), Signal.like(self.cs, reset_less=True)  # start clears
         d_row, d_ptr, d_off = Signal(range(rows + 1)), Signal(range(kc + w_size + 1)), Signal(2)
         s_row, s_ptr = Signal(range(rows + 1)), Signal(range(kc + self.swo + 1))
         d_active, s_active, started = Signal(), Signal(), Signal()

@@ -48,6 +48,8 @@ class TileVectors:
     index_bits: int
     lo_bits: int
     zero_point: int
+    w_q: torch.Tensor  # int8 [vector, kc]: the tile's integer weights
+    x_q: torch.Tensor  # uint8 [rows * vector, kc]: its integer activations (before DBS's truncation)
     w_ho_index: torch.Tensor  # int32 [entries]
     w_ho_data: torch.Tensor  # int8 [stored, vector]
     w_lo: torch.Tensor  # int8 [kc, vector]
@@ -146,6 +148,8 @@ def tile_vectors(
         index_bits=index_bits,
         lo_bits=lo_bits,
         zero_point=zero_point,
+        w_q=w.to(torch.int8),
+        x_q=x.to(torch.uint8),
         w_ho_index=w_enc.index,
         w_ho_data=w_enc.data.to(torch.int8),
         w_lo=w_lo.T.contiguous().to(torch.int8),
@@ -164,6 +168,8 @@ def tile_vectors(
 
 # name -> (lanes: slices per word or 0 for one value, signed, order, meaning); word widths follow
 _FILES = {
+    "w_q": (0, True, "channel, k", "the tile's integer weights (7-bit, in 8-bit words)"),
+    "x_q": (0, False, "token, k", "the tile's integer activations (8-bit, before DBS's truncation)"),
     "w_ho_index": (0, False, "entry", "RLE indices of the weight HO slice-vectors along k (filler 2^b - 1)"),
     "w_ho_data": (1, True, "stored vector", "stored weight HO slice-vectors, in entry order"),
     "w_lo": (1, True, "k", "weight LO slice-vectors, dense"),
@@ -181,6 +187,8 @@ def _word_bits(tv: TileVectors, name: str) -> int:
     lanes = _FILES[name][0]
     if lanes:
         return 4 * tv.vector
+    if name in ("w_q", "x_q"):
+        return 8
     return tv.index_bits if name.endswith("index") else RESULT_BITS
 
 
@@ -253,8 +261,22 @@ def read_vectors(directory: str | os.PathLike) -> TileVectors:
         raise ValueError(f"{src / 'manifest.json'}: not a {FORMAT} v{VERSION} manifest")
     v, rows, kc = manifest["vector"], manifest["rows"], manifest["kc"]
     t = {name: _parse(src / spec["file"], spec) for name, spec in manifest["files"].items()}
-    shapes = {"x_lo": (rows, kc, v), "cs": (v, rows), "psum": (v, rows * v), "out": (v, rows * v)}
-    dtypes = {"w_ho_index": torch.int32, "x_ho_index": torch.int32, "w_ho_data": torch.int8, "w_lo": torch.int8}
+    shapes = {
+        "w_q": (v, kc),
+        "x_q": (rows * v, kc),
+        "x_lo": (rows, kc, v),
+        "cs": (v, rows),
+        "psum": (v, rows * v),
+        "out": (v, rows * v),
+    }
+    dtypes = {
+        "w_q": torch.int8,
+        "x_q": torch.uint8,
+        "w_ho_index": torch.int32,
+        "x_ho_index": torch.int32,
+        "w_ho_data": torch.int8,
+        "w_lo": torch.int8,
+    }
     dtypes |= {"x_ho_data": torch.uint8, "x_lo": torch.uint8}
     tensors = {
         name: t[name].reshape(shapes.get(name, t[name].shape)).to(dtypes.get(name, torch.int64)) for name in _FILES
