@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import panacea.hw as hw
+from panacea.gemm import aqs_gemm
 from panacea.rtl.check import run_pea
 from panacea.rtl.pea import formula_cycles, row_packed_cycles, tile_work
 from panacea.rtl.vectors import layer_operands, tile_vectors
@@ -61,6 +62,7 @@ def test_the_pea_equals_aqs_gemm_on_a_real_tile_and_its_cycles_bound_the_cost_mo
     run = run_pea(tv)
     assert torch.equal(run.out, tv.out) and torch.equal(run.psum, tv.psum)
     x, w = op.x_q[8:16, :32], op.w_q[4:8, :32]
+    assert torch.equal(run.out, aqs_gemm(x, w, op.zero_point, lo_bits=op.lo_bits).output.T)
     d_rows, s, c = tile_work(*tv.stored())
     assert tv.stored()[0].equal(weight_vector_stored(w, 7, 4)[0])
     assert tv.stored()[1].equal(act_vector_stored(x, op.zero_point, 8, op.lo_bits, 4))
