@@ -48,38 +48,42 @@ def test_a_weight_slice_read_unsigned_is_caught_by_simulation_and_by_equivalence
     assert not prove_equivalent(OuterProduct(2), "opc", OuterProduct(2, UnsignedWeightMultiplier))
 
 
-def _steps(rng: random.Random, count: int, operand: str, lanes: int, lo: int, hi: int, shifts: int | None):
+def _steps(rng: random.Random, count: int, operand: str, lanes: int, lo: int, hi: int, *, inputs: int, rows: int,
+           shifts: int | None = None) -> list[dict]:  # fmt: skip
     steps = []
     for i in range(count):
         s = {
-            operand: [rng.randint(lo, hi) for _ in range(lanes)],
+            operand: [[rng.randint(lo, hi) for _ in range(lanes)] for _ in range(inputs)],
+            "valid": [rng.random() < 0.7 for _ in range(inputs)],
+            "row": rng.randrange(rows),
             "en": rng.random() < 0.8,
-            "clear": i == 0 or rng.random() < 0.1,
+            "clear": i == 0 or rng.random() < 0.05,
         }
         if shifts is not None:
-            s["shift"] = rng.randint(0, shifts)
+            s["shift"] = [rng.randint(0, shifts) for _ in range(inputs)]
         steps.append(s)
     return steps
 
 
-def test_the_shift_accumulator_sums_shifted_products_exactly():
-    dut = ShiftAccumulator(vector=4, acc_bits=32, max_shift=9)
-    steps = _steps(random.Random(1), 150, "p", 16, -120, 105, 9)
-    steps += [{"p": [-120] * 16, "shift": 9, "en": True, "clear": False}] * 20  # a long run of the extreme
+@pytest.mark.parametrize("inputs, rows", [(1, 1), (4, 3)])
+def test_the_shift_accumulator_sums_shifted_products_exactly(inputs, rows):
+    dut = ShiftAccumulator(vector=4, acc_bits=32, max_shift=9, rows=rows, inputs=inputs)
+    steps = _steps(random.Random(1), 150, "p", 16, -120, 105, inputs=inputs, rows=rows, shifts=9)
+    extreme = {"p": [[-120] * 16] * inputs, "shift": [9] * inputs, "valid": [True] * inputs, "row": rows - 1}
+    steps += [{**extreme, "en": True, "clear": False}] * 20  # a long run of the most negative sums
     assert shift_accumulator_mismatches(dut, steps) == []
 
 
-def test_the_compensator_sums_loaded_weight_slices_exactly():
-    assert (
-        compensator_mismatches(Compensator(vector=4, acc_bits=12), _steps(random.Random(2), 200, "w", 4, -8, 7, None))
-        == []
-    )
+@pytest.mark.parametrize("inputs, rows", [(1, 1), (4, 3)])
+def test_the_compensator_sums_loaded_weight_slices_exactly(inputs, rows):
+    dut = Compensator(vector=4, acc_bits=14, rows=rows, inputs=inputs)
+    assert compensator_mismatches(dut, _steps(random.Random(2), 200, "w", 4, -64, 56, inputs=inputs, rows=rows)) == []
 
 
 def test_an_accumulator_too_narrow_for_its_sums_is_reported():
-    steps = [{"w": [7, -8, 0, 1], "en": True, "clear": i == 0} for i in range(20)]
+    steps = [{"w": [[7, -8, 0, 1]], "valid": [True], "row": 0, "en": i > 0, "clear": i == 0} for i in range(20)]
     bad = compensator_mismatches(Compensator(vector=4, acc_bits=8), steps)
-    assert bad[0].step == 16 and bad[0].want[1] == -136  # -8 x 17: the first sum outside 8 bits
+    assert bad[0].step == 17 and bad[0].want[1] == -136  # -8 x 17: the first sum outside 8 bits
 
 
 @pytest.mark.slow

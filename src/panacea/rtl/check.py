@@ -71,33 +71,50 @@ def outer_product_mismatches(dut: OuterProduct, pairs: Sequence[tuple[list[int],
 
 
 def shift_accumulator_mismatches(dut: ShiftAccumulator, steps: Sequence[dict]) -> list[Mismatch]:
-    """``steps``: per cycle ``{"p": products, "shift": int, "en": bool, "clear": bool}``; the
-    sums are compared after every clock edge with ``acc = (0 if clear else acc) + en * (p << shift)``."""
-    return _accumulator_mismatches(dut, steps, "p", dut.vector * dut.vector, lambda s, v: v << s["shift"])
+    """``steps``: per cycle ``{"p": [products] per input, "shift": [..], "valid": [..], "row": int,
+    "en": bool, "clear": bool}``; after every clock edge the sums must be ``0`` after ``clear``,
+    else ``acc[row] += sum_j valid[j] * (p[j] << shift[j])`` with ``en``."""
+
+    def delta(s: dict) -> list[int]:
+        terms = [[q << sh for q in p] for p, sh, ok in zip(s["p"], s["shift"], s["valid"], strict=True) if ok]
+        return [sum(col) for col in zip(*terms, strict=True)] if terms else [0] * dut.vector**2
+
+    return _accumulator_mismatches(dut, steps, dut.vector**2, delta)
 
 
 def compensator_mismatches(dut: Compensator, steps: Sequence[dict]) -> list[Mismatch]:
-    """``steps``: per cycle ``{"w": weight slice-vector, "en": bool, "clear": bool}``."""
-    return _accumulator_mismatches(dut, steps, "w", dut.vector, lambda s, v: v)
+    """``steps``: per cycle ``{"w": [weight slice-vector] per input, "valid": [..], "row": int,
+    "en": bool, "clear": bool}``; ``acc[row] += sum_j valid[j] * w[j]`` with ``en``."""
+
+    def delta(s: dict) -> list[int]:
+        terms = [w for w, ok in zip(s["w"], s["valid"], strict=True) if ok]
+        return [sum(col) for col in zip(*terms, strict=True)] if terms else [0] * dut.vector
+
+    return _accumulator_mismatches(dut, steps, dut.vector, delta)
 
 
-def _accumulator_mismatches(dut, steps: Sequence[dict], operand: str, lanes: int, term) -> list[Mismatch]:
+def _accumulator_mismatches(dut, steps: Sequence[dict], lanes: int, delta) -> list[Mismatch]:
     bad: list[Mismatch] = []
     bound = 1 << (dut.acc_bits - 1)
 
     async def testbench(ctx):
-        acc = [0] * lanes
+        acc = [[0] * lanes for _ in range(dut.rows)]
         for step, s in enumerate(steps):
             for name, value in s.items():
+                if name == "valid":  # one bit per input
+                    value = sum(int(ok) << j for j, ok in enumerate(value))
                 ctx.set(getattr(dut, name), value)
             await ctx.tick()
-            base = [0] * lanes if s["clear"] else acc
-            acc = [b + term(s, v) if s["en"] else b for b, v in zip(base, s[operand], strict=True)]
-            # the register wraps as hardware does; a sum past acc_bits is a sizing error, reported
-            want = [(a + bound) % (2 * bound) - bound for a in acc]
+            if s["clear"]:
+                acc = [[0] * lanes for _ in range(dut.rows)]
+            elif s["en"]:
+                acc[s["row"]] = [a + d for a, d in zip(acc[s["row"]], delta(s), strict=True)]
+            want = [a for row in acc for a in row]
+            # the registers wrap as hardware does; a sum past acc_bits is a sizing error, reported
+            wrapped = [(a + bound) % (2 * bound) - bound for a in want]
             got = list(ctx.get(dut.acc))
-            if got != want or want != acc:
-                bad.append(Mismatch(step, dict(s), got, acc))
+            if got != wrapped or wrapped != want:
+                bad.append(Mismatch(step, dict(s), got, want))
 
     _run(dut, testbench, clocked=True)
     return bad

@@ -209,8 +209,20 @@ def synth(
         ("multiplier (4b x 4b)", SliceMultiplier(), "mul", 1),
         (f"OPC ({core.vector}x{core.vector})", OuterProduct(core.vector), "opc", core.dwo + core.swo),
         ("index decoder", IndexDecoder(core.index_bits, core.kc), "idxd", 2),
-        ("compensator (16 b)", Compensator(core.vector, 16), "cs", core.compensators),
-        ("S-ACC (32 b, shift <= 9)", ShiftAccumulator(core.vector, 32, 9), "sacc", core.compensators),
+        # the PEA's accumulators for one activation row (its partial-sum buffer is the PSUM SRAM)
+        (f"compensator ({core.dwo} inputs, 32 b)", Compensator(core.vector, 32, inputs=core.dwo), "cs", 1),
+        (
+            f"S-ACC of the DWOs ({core.dwo} inputs, shift <= 9)",
+            ShiftAccumulator(core.vector, 32, 9, inputs=core.dwo),
+            "sacc_dwo",
+            1,
+        ),
+        (
+            f"S-ACC of the SWOs ({core.swo} inputs, shift <= 2)",
+            ShiftAccumulator(core.vector, 32, 2, inputs=core.swo),
+            "sacc_swo",
+            1,
+        ),
         (
             f"PEA (tile buffer {pea_rows}x{pea_kc} in registers)",
             PEA(vector=core.vector, dwo=core.dwo, swo=core.swo, index_bits=core.index_bits, rows=pea_rows, kc=pea_kc),
@@ -271,8 +283,8 @@ def verilog_export(
         ),
         "opc": lambda: OuterProduct(core.vector),
         "multiplier": SliceMultiplier,
-        "compensator": lambda: Compensator(core.vector, 16),
-        "sacc": lambda: ShiftAccumulator(core.vector, 32, 9),
+        "compensator": lambda: Compensator(core.vector, 32, inputs=core.dwo),
+        "sacc": lambda: ShiftAccumulator(core.vector, 32, 9, inputs=core.dwo),
         "idxd": lambda: IndexDecoder(core.index_bits, core.kc),
     }
     if block not in makers:

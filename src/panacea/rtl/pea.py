@@ -34,7 +34,7 @@ from amaranth import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from panacea.rtl.units import ACT_SLICE, WEIGHT_SLICE, OuterProduct, SliceMultiplier
+from panacea.rtl.units import ACT_SLICE, WEIGHT_SLICE, Compensator, OuterProduct, ShiftAccumulator, SliceMultiplier
 
 PSUM = signed(32)
 
@@ -171,7 +171,6 @@ class PEA(wiring.Component):
 
         # compute state: the DWO side at (d_row, d_ptr, d_off jobs of item d_ptr done), the SWO side
         # at (s_row, s_ptr)
-        psum, cs = Signal.like(self.psum, reset_less=True), Signal.like(self.cs, reset_less=True)  # start clears
         d_row, d_ptr, d_off = Signal(range(rows + 1)), Signal(range(kc + w_size + 1)), Signal(2)
         s_row, s_ptr = Signal(range(rows + 1)), Signal(range(kc + self.swo + 1))
         d_active, s_active, started = Signal(), Signal(), Signal()
@@ -203,49 +202,38 @@ class PEA(wiring.Component):
                 rank, count = rank + q, count + q
             per_item.append(count)
 
-        dsum_terms = [[] for _ in range(v * v)]
-        csum_terms = [[] for _ in range(v)]
+        # the DWOs' S-ACC and the compensator take the jobs of the DWO side's row, the SWOs' S-ACC
+        # those of the SWO side's row; ``start`` clears them (a new output tile)
+        m.submodules.dwo_sacc = dwo_sacc = ShiftAccumulator(v, 32, 9, rows=rows, inputs=self.dwo)
+        m.submodules.swo_sacc = swo_sacc = ShiftAccumulator(v, 32, 2, rows=rows, inputs=self.swo)
+        m.submodules.cs = cs_unit = Compensator(v, 32, rows=rows, inputs=self.dwo)
+        m.d.comb += [
+            dwo_sacc.row.eq(d_row), dwo_sacc.en.eq(d_active), dwo_sacc.clear.eq(self.start),
+            cs_unit.row.eq(d_row), cs_unit.en.eq(d_active), cs_unit.clear.eq(self.start),
+            swo_sacc.row.eq(s_row), swo_sacc.en.eq(s_active), swo_sacc.clear.eq(self.start),
+        ]  # fmt: skip
         for slot in range(self.dwo):
             opc = m.submodules[f"dwo_{slot}"] = OuterProduct(v, self.multiplier)
-            sel_shift = Signal(range(10), name=f"dwo_{slot}_shift")
-            sel_valid = Signal(name=f"dwo_{slot}_valid")
-            sel_cs = Signal(data.ArrayLayout(signed(8), v), name=f"dwo_{slot}_cs")
             for q, k, kind, r in jobs:
                 with m.If(q & (r == slot)):
                     w_src = w_ho[k] if kind in ("hh", "hl") else w_lo[k]
                     x_src = x_ho[d_row * kc + k] if kind in ("hh", "lh") else x_lo[d_row * kc + k]
-                    m.d.comb += [opc.w.eq(w_src), opc.x.eq(x_src), sel_shift.eq(shift[kind]), sel_valid.eq(1)]
+                    m.d.comb += [
+                        opc.w.eq(w_src), opc.x.eq(x_src),
+                        dwo_sacc.shift[slot].eq(shift[kind]), dwo_sacc.valid[slot].eq(1),
+                    ]  # fmt: skip
                     if kind in ("hh", "lh"):  # eq. (6): the loaded weight slice goes to the compensator
-                        m.d.comb += [sel_cs[lane].eq(w_src[lane] << (3 if kind == "hh" else 0)) for lane in range(v)]
-            for n in range(v * v):
-                dsum_terms[n].append(Mux(sel_valid & d_active, opc.p[n] << sel_shift, 0))
-            for lane in range(v):
-                csum_terms[lane].append(Mux(d_active, sel_cs[lane], 0))
-
-        ssum_terms = [[] for _ in range(v * v)]
+                        hi = 3 if kind == "hh" else 0
+                        m.d.comb += [cs_unit.w[slot][lane].eq(w_src[lane] << hi) for lane in range(v)]
+                        m.d.comb += cs_unit.valid[slot].eq(1)
+            m.d.comb += dwo_sacc.p[slot].eq(opc.p)
         for o in range(self.swo):
             opc = m.submodules[f"swo_{o}"] = OuterProduct(v, self.multiplier)
             k = s_ptr + o
             m.d.comb += [opc.w.eq(w_lo[k]), opc.x.eq(x_lo[s_row * kc + k])]
-            for n in range(v * v):
-                ssum_terms[n].append(Mux(s_active, opc.p[n] << ll_shift, 0))
-
-        # S-ACC into the local partial sums of each side's row; the compensator into cs
-        dsum = [Signal(PSUM, name=f"dsum_{n}") for n in range(v * v)]
-        ssum = [Signal(PSUM, name=f"ssum_{n}") for n in range(v * v)]
-        csum = [Signal(PSUM, name=f"csum_{lane}") for lane in range(v)]
-        m.d.comb += [dsum[n].eq(sum(dsum_terms[n])) for n in range(v * v)]
-        m.d.comb += [ssum[n].eq(sum(ssum_terms[n])) for n in range(v * v)]
-        m.d.comb += [csum[lane].eq(sum(csum_terms[lane])) for lane in range(v)]
-        with m.If(self.start):
-            m.d.sync += [psum.eq(0), cs.eq(0)]
-        with m.Else():
-            for t in range(rows):
-                for n in range(v * v):
-                    delta = Mux(d_row == t, dsum[n], 0) + Mux(s_row == t, ssum[n], 0)
-                    m.d.sync += psum[t * v * v + n].eq(psum[t * v * v + n] + delta)
-                for lane in range(v):
-                    m.d.sync += cs[t * v + lane].eq(cs[t * v + lane] + Mux(d_row == t, csum[lane], 0))
+            m.d.comb += [swo_sacc.p[o].eq(opc.p), swo_sacc.shift[o].eq(ll_shift), swo_sacc.valid[o].eq(1)]
+        psum, cs = Signal.like(self.psum), cs_unit.acc
+        m.d.comb += [psum[n].eq(dwo_sacc.acc[n] + swo_sacc.acc[n]) for n in range(rows * v * v)]
 
         # advance the DWO side: items fully handed out move the pointer, a partly handed-out one
         # keeps it with its count of jobs done

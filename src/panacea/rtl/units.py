@@ -62,56 +62,78 @@ class OuterProduct(wiring.Component):
         return m
 
 
-class Compensator(wiring.Component):
-    """The CS: ``acc[i] += w[i]`` on each cycle with ``en`` (a weight slice-vector loaded for an
-    uncompressed activation vector), ``clear`` starts a new sum (taking ``w`` when ``en`` is
-    also set). ``acc_bits``: width of each sum (signed); wide enough for the tile's K."""
+CS_SLICE = signed(7)  # a weight slice as the compensator adds it: HO slices shifted by 3, [-64, 56]
 
-    def __init__(self, vector: int = 4, acc_bits: int = 16):
-        self.vector, self.acc_bits = vector, acc_bits
+
+def _row_port(rows: int):
+    return In(range(max(rows, 2)))
+
+
+class Compensator(wiring.Component):
+    """The CS (eq. 6): on each cycle with ``en``, ``acc[row][i] += sum of w[j][i]`` over the
+    ``inputs`` with ``valid[j]``: the weight slice-vectors loaded for uncompressed activation
+    vectors (HO slices already shifted by 3), summed per activation row of the tile (``rows``).
+    ``clear`` zeroes every sum (a new tile). ``acc_bits``: width of each sum (signed)."""
+
+    def __init__(self, vector: int = 4, acc_bits: int = 16, *, rows: int = 1, inputs: int = 1):
+        self.vector, self.acc_bits, self.rows, self.inputs = vector, acc_bits, rows, inputs
         super().__init__(
             {
-                "w": In(data.ArrayLayout(WEIGHT_SLICE, vector)),
+                "w": In(data.ArrayLayout(data.ArrayLayout(CS_SLICE, vector), inputs)),
+                "valid": In(inputs),
+                "row": _row_port(rows),
                 "en": In(1),
                 "clear": In(1),
-                "acc": Out(data.ArrayLayout(signed(acc_bits), vector)),
+                "acc": Out(data.ArrayLayout(signed(acc_bits), rows * vector)),
             }
         )
 
     def elaborate(self, platform) -> Module:
         m = Module()
+        v = self.vector
         acc = Signal.like(self.acc, reset_less=True)
-        for i in range(self.vector):
-            base = Mux(self.clear, 0, acc[i])
-            with m.If(self.en | self.clear):
-                m.d.sync += acc[i].eq(Mux(self.en, base + self.w[i], base))
+        for lane in range(v):
+            delta = sum(Mux(self.valid[j], self.w[j][lane], 0) for j in range(self.inputs))
+            for t in range(self.rows):
+                with m.If(self.clear):
+                    m.d.sync += acc[t * v + lane].eq(0)
+                with m.Elif(self.en & (self.row == t)):
+                    m.d.sync += acc[t * v + lane].eq(acc[t * v + lane] + delta)
         m.d.comb += self.acc.eq(acc)
         return m
 
 
 class ShiftAccumulator(wiring.Component):
-    """The S-ACC: ``acc[n] += p[n] << shift`` on each cycle with ``en`` (an outer product and the
-    significance of its slice pair), ``clear`` starts a new output tile. ``max_shift``: the
-    largest shift (7-bit weights x 8-bit activations of DBS type 3: 3 + 6 = 9)."""
+    """The S-ACC: on each cycle with ``en``, ``acc[row][n] += sum of p[j][n] << shift[j]`` over the
+    ``inputs`` (outer products of ``vector x vector``) with ``valid[j]``, each shifted by the
+    significance of its slice pair; one set of partial sums per activation row of the tile
+    (``rows``, the local partial-sum buffer). ``clear`` zeroes them (a new output tile).
+    ``max_shift``: the largest shift (7-bit weights x 8-bit activations of DBS type 3: 3 + 6 = 9)."""
 
-    def __init__(self, vector: int = 4, acc_bits: int = 32, max_shift: int = 9):
-        self.vector, self.acc_bits, self.max_shift = vector, acc_bits, max_shift
+    def __init__(self, vector: int = 4, acc_bits: int = 32, max_shift: int = 9, *, rows: int = 1, inputs: int = 1):
+        self.vector, self.acc_bits, self.max_shift, self.rows, self.inputs = vector, acc_bits, max_shift, rows, inputs
         super().__init__(
             {
-                "p": In(data.ArrayLayout(PRODUCT, vector * vector)),
-                "shift": In(range(max_shift + 1)),
+                "p": In(data.ArrayLayout(data.ArrayLayout(PRODUCT, vector * vector), inputs)),
+                "shift": In(data.ArrayLayout(range(max_shift + 1), inputs)),
+                "valid": In(inputs),
+                "row": _row_port(rows),
                 "en": In(1),
                 "clear": In(1),
-                "acc": Out(data.ArrayLayout(signed(acc_bits), vector * vector)),
+                "acc": Out(data.ArrayLayout(signed(acc_bits), rows * vector * vector)),
             }
         )
 
     def elaborate(self, platform) -> Module:
         m = Module()
+        lanes = self.vector * self.vector
         acc = Signal.like(self.acc, reset_less=True)
-        for n in range(self.vector * self.vector):
-            base = Mux(self.clear, 0, acc[n])
-            with m.If(self.en | self.clear):
-                m.d.sync += acc[n].eq(Mux(self.en, base + (self.p[n] << self.shift), base))
+        for n in range(lanes):
+            delta = sum(Mux(self.valid[j], self.p[j][n] << self.shift[j], 0) for j in range(self.inputs))
+            for t in range(self.rows):
+                with m.If(self.clear):
+                    m.d.sync += acc[t * lanes + n].eq(0)
+                with m.Elif(self.en & (self.row == t)):
+                    m.d.sync += acc[t * lanes + n].eq(acc[t * lanes + n] + delta)
         m.d.comb += self.acc.eq(acc)
         return m
