@@ -19,12 +19,11 @@ Usage: python benchmarks/bench_calibrate.py [--windows 32] [--seqlen 512] [--bat
 from __future__ import annotations
 
 import argparse
-import re
-import resource
 import time
 
 import torch
 
+from panacea._memory import peak_rss_gb
 from panacea.data import token_windows, tokenize, wikipedia_text
 from panacea.models.loaders import load_model
 from panacea.models.run import run
@@ -40,14 +39,6 @@ def peak_reset() -> bool:
         return True
     except OSError:
         return False
-
-
-def peak_gb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) * 1024 / 1e9
-    except (OSError, AttributeError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # Linux: KiB
 
 
 def main() -> None:
@@ -73,14 +64,14 @@ def main() -> None:
         for b in batches:
             lm.model(b)
         fp32 = time.perf_counter() - t0
-    print(f"FP32 forward:     {fp32:7.1f} s   peak RSS {peak_gb():.2f} GB")
+    print(f"FP32 forward:     {fp32:7.1f} s   peak RSS {peak_rss_gb():.2f} GB")
 
     config = CalibrationConfig(overrides=load_profile("accurate").overrides(lm.model.config.model_type))
     peak_reset()
     t0 = time.perf_counter()
     recipe = calibrate(lm.model, batches, config)
     calib = time.perf_counter() - t0
-    calib_peak = peak_gb()
+    calib_peak = peak_rss_gb()
     print(f"calibrate:        {calib:7.1f} s   peak RSS {calib_peak:.2f} GB  ({len(recipe.layers)} GEMMs)")
 
     peak_reset()
@@ -89,7 +80,7 @@ def main() -> None:
         for b in batches:
             run(qmodel, b, logits=False)  # the output head is not a quantized GEMM
     cap = time.perf_counter() - t0
-    print(f"capture:          {cap:7.1f} s   peak RSS {peak_gb():.2f} GB  ({len(rec.layers)} workloads)")
+    print(f"capture:          {cap:7.1f} s   peak RSS {peak_rss_gb():.2f} GB  ({len(rec.layers)} workloads)")
 
     print(f"(calibrate + capture) / FP32 forward = {(calib + cap) / fp32:.2f}   (goal <= 3)")
     scope = "calibration" if per_stage else "the whole run so far (per-stage peaks unavailable here)"

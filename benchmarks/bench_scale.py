@@ -30,7 +30,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -86,13 +85,9 @@ def build(size: str, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def peak_gb() -> float:
-    with open("/proc/self/status") as f:
-        return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) * 1024 / 1e9
-
-
 def worker(path: Path, args: argparse.Namespace) -> dict:
     """One ``panacea evaluate`` of the model at ``path``; its stage times and peak RSS."""
+    from panacea._memory import peak_rss_gb
     from panacea.evaluate import EvaluateConfig, evaluate
 
     config = EvaluateConfig(
@@ -116,7 +111,7 @@ def worker(path: Path, args: argparse.Namespace) -> dict:
         "capture_s": s["run_dbs"],
         "costing_s": s["cost_models"],
         "total_s": s["total"],
-        "peak_rss_gb": peak_gb(),
+        "peak_rss_gb": peak_rss_gb(),
     }
 
 

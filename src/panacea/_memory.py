@@ -22,6 +22,8 @@ import ctypes
 import ctypes.util
 import functools
 import mmap
+import re
+import resource
 import weakref
 
 import torch
@@ -104,3 +106,13 @@ def drop_pages(t: torch.Tensor) -> None:
     start = t.data_ptr() // page * page
     end = -(-(t.data_ptr() + t.numel() * t.element_size()) // page) * page
     _glibc().madvise(start, end - start, _MADV_DONTNEED)
+
+
+def peak_rss_gb() -> float:
+    """The process's peak resident memory so far, GB: the kernel's high-water mark (VmHWM), or
+    ``getrusage``'s where ``/proc`` is absent."""
+    try:
+        with open("/proc/self/status") as f:
+            return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) * 1024 / 1e9
+    except (OSError, AttributeError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # Linux: KiB

@@ -3,7 +3,6 @@ synthesis and Verilog export (:mod:`panacea.rtl`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -11,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from panacea._io import atomic_write
+from panacea.hw.spec import PanaceaCore, PanaceaSpec
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 
@@ -26,37 +26,14 @@ _TILES = typer.Option(
 )
 
 
-@dataclass(frozen=True)
-class Core:
-    """The PEA's counts from the spec's core."""
-
-    vector: int
-    index_bits: int
-    dwo: int
-    swo: int
-    compensators: int
-    compensator_saccs: int
-    rows: int  # activation vector-rows of a tile
-    kc: int
-
-
-def core_of(spec: str) -> Core:
+def core_of(spec: str) -> PanaceaCore:
+    """The PEA's counts: the core of the Panacea spec ``spec`` (name or TOML)."""
     import panacea.hw as hw
 
     model = hw.load(spec, mapping="fixed")
-    c = model.spec.core
-    if not hasattr(c, "dwo_per_pea"):
+    if not isinstance(model.spec, PanaceaSpec):
         raise typer.BadParameter(f"{spec!r} is not a Panacea spec (its core has no DWOs)", param_hint="--spec")
-    return Core(
-        c.vector,
-        c.index_bits,
-        c.dwo_per_pea,
-        c.swo_per_pea,
-        c.compensators_per_pea,
-        c.compensator_saccs,
-        c.tile_tokens // c.vector,
-        c.tile_k,
-    )
+    return model.spec.core
 
 
 def _tiles(text: str) -> list[tuple[int, int]]:
@@ -71,7 +48,9 @@ def _tiles(text: str) -> list[tuple[int, int]]:
     return pairs  # type: ignore[return-value]
 
 
-def _tile_set(model: str, layer: str, tiles: str, core: Core, rows: int | None, kc: int | None, k0: int, tokens: int):
+def _tile_set(
+    model: str, layer: str, tiles: str, core: PanaceaCore, rows: int | None, kc: int | None, k0: int, tokens: int
+):
     from panacea.rtl.vectors import layer_operands, tile_vectors
 
     pairs = _tiles(tiles)
@@ -91,9 +70,9 @@ def _tile_set(model: str, layer: str, tiles: str, core: Core, rows: int | None, 
                 index_bits=core.index_bits,
                 m_row=m_row,
                 n_row=n_row,
-                rows=rows or core.rows,
+                rows=rows or core.tile_tokens // core.vector,
                 k0=k0,
-                kc=kc or core.kc,
+                kc=kc or core.tile_k,
             )
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="--tiles / --rows / --kc / --k0") from err
@@ -155,19 +134,19 @@ def simulate(
         table.add_column(col, justify="right")
     failed = False
     for name, tv, _ in _tile_set(model, layer, tiles, core, rows, kc, k0, tokens):
-        run = run_pea(tv, dwo=core.dwo, swo=core.swo, window=window)
+        run = run_pea(tv, dwo=core.dwo_per_pea, swo=core.swo_per_pea, window=window)
         mismatches = int((run.out != tv.out).sum() + (run.psum != tv.psum).sum() + (run.cs != tv.cs).sum())
         failed |= mismatches > 0
         d_rows, s, c = tile_work(*tv.stored())
         d = sum(d_rows)
-        packed = row_packed_cycles(d_rows, s, dwo=core.dwo, swo=core.swo)
+        packed = row_packed_cycles(d_rows, s, dwo=core.dwo_per_pea, swo=core.swo_per_pea)
         ideal = formula_cycles(
             d,
             s,
             c,
-            dwo=core.dwo,
-            swo=core.swo,
-            compensators=core.compensators,
+            dwo=core.dwo_per_pea,
+            swo=core.swo_per_pea,
+            compensators=core.compensators_per_pea,
             compensator_saccs=core.compensator_saccs,
         )
         table.add_row(
@@ -207,25 +186,42 @@ def synth(
     core = core_of(spec)
     blocks = [
         ("multiplier (4b x 4b)", SliceMultiplier(), "mul", 1),
-        (f"OPC ({core.vector}x{core.vector})", OuterProduct(core.vector), "opc", core.dwo + core.swo),
-        ("index decoder", IndexDecoder(core.index_bits, core.kc), "idxd", 2),
-        # the PEA's accumulators for one activation row (its partial-sum buffer is the PSUM SRAM)
-        (f"compensator ({core.dwo} inputs, 32 b)", Compensator(core.vector, 32, inputs=core.dwo), "cs", 1),
         (
-            f"S-ACC of the DWOs ({core.dwo} inputs, shift <= 9)",
-            ShiftAccumulator(core.vector, 32, 9, inputs=core.dwo),
+            f"OPC ({core.vector}x{core.vector})",
+            OuterProduct(core.vector),
+            "opc",
+            core.dwo_per_pea + core.swo_per_pea,
+        ),
+        ("index decoder", IndexDecoder(core.index_bits, core.tile_k), "idxd", 2),
+        # the PEA's accumulators for one activation row (its partial-sum buffer is the PSUM SRAM)
+        (
+            f"compensator ({core.dwo_per_pea} inputs, 32 b)",
+            Compensator(core.vector, 32, inputs=core.dwo_per_pea),
+            "cs",
+            1,
+        ),
+        (
+            f"S-ACC of the DWOs ({core.dwo_per_pea} inputs, shift <= 9)",
+            ShiftAccumulator(core.vector, 32, 9, inputs=core.dwo_per_pea),
             "sacc_dwo",
             1,
         ),
         (
-            f"S-ACC of the SWOs ({core.swo} inputs, shift <= 2)",
-            ShiftAccumulator(core.vector, 32, 2, inputs=core.swo),
+            f"S-ACC of the SWOs ({core.swo_per_pea} inputs, shift <= 2)",
+            ShiftAccumulator(core.vector, 32, 2, inputs=core.swo_per_pea),
             "sacc_swo",
             1,
         ),
         (
             f"PEA (tile buffer {pea_rows}x{pea_kc} in registers)",
-            PEA(vector=core.vector, dwo=core.dwo, swo=core.swo, index_bits=core.index_bits, rows=pea_rows, kc=pea_kc),
+            PEA(
+                vector=core.vector,
+                dwo=core.dwo_per_pea,
+                swo=core.swo_per_pea,
+                index_bits=core.index_bits,
+                rows=pea_rows,
+                kc=pea_kc,
+            ),
             "pea",
             1,
         ),
@@ -275,17 +271,17 @@ def verilog_export(
     makers = {
         "pea": lambda: PEA(
             vector=core.vector,
-            dwo=core.dwo,
-            swo=core.swo,
+            dwo=core.dwo_per_pea,
+            swo=core.swo_per_pea,
             index_bits=core.index_bits,
-            rows=rows or core.rows,
-            kc=kc or core.kc,
+            rows=rows or core.tile_tokens // core.vector,
+            kc=kc or core.tile_k,
         ),
         "opc": lambda: OuterProduct(core.vector),
         "multiplier": SliceMultiplier,
-        "compensator": lambda: Compensator(core.vector, 32, inputs=core.dwo),
-        "sacc": lambda: ShiftAccumulator(core.vector, 32, 9, inputs=core.dwo),
-        "idxd": lambda: IndexDecoder(core.index_bits, core.kc),
+        "compensator": lambda: Compensator(core.vector, 32, inputs=core.dwo_per_pea),
+        "sacc": lambda: ShiftAccumulator(core.vector, 32, 9, inputs=core.dwo_per_pea),
+        "idxd": lambda: IndexDecoder(core.index_bits, core.tile_k),
     }
     if block not in makers:
         raise typer.BadParameter(f"expected one of {', '.join(makers)}, got {block!r}", param_hint="--block")

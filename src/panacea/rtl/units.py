@@ -69,6 +69,22 @@ def _row_port(rows: int):
     return In(range(max(rows, 2)))
 
 
+def _accumulate_by_row(unit: wiring.Component, deltas: list) -> Module:
+    """The accumulators of ``unit`` (its ``acc``, ``rows`` sets of ``len(deltas)`` lanes, no reset):
+    ``clear`` zeroes them, else with ``en`` the set of row ``row`` adds ``deltas``."""
+    m = Module()
+    lanes = len(deltas)
+    acc = Signal.like(unit.acc, reset_less=True)
+    for t in range(unit.rows):
+        for n, delta in enumerate(deltas):
+            with m.If(unit.clear):
+                m.d.sync += acc[t * lanes + n].eq(0)
+            with m.Elif(unit.en & (unit.row == t)):
+                m.d.sync += acc[t * lanes + n].eq(acc[t * lanes + n] + delta)
+    m.d.comb += unit.acc.eq(acc)
+    return m
+
+
 class Compensator(wiring.Component):
     """The CS (eq. 6): on each cycle with ``en``, ``acc[row][i] += sum of w[j][i]`` over the
     ``inputs`` with ``valid[j]``: the weight slice-vectors loaded for uncompressed activation
@@ -89,18 +105,10 @@ class Compensator(wiring.Component):
         )
 
     def elaborate(self, platform) -> Module:
-        m = Module()
-        v = self.vector
-        acc = Signal.like(self.acc, reset_less=True)
-        for lane in range(v):
-            delta = sum(Mux(self.valid[j], self.w[j][lane], 0) for j in range(self.inputs))
-            for t in range(self.rows):
-                with m.If(self.clear):
-                    m.d.sync += acc[t * v + lane].eq(0)
-                with m.Elif(self.en & (self.row == t)):
-                    m.d.sync += acc[t * v + lane].eq(acc[t * v + lane] + delta)
-        m.d.comb += self.acc.eq(acc)
-        return m
+        deltas = [
+            sum(Mux(self.valid[j], self.w[j][lane], 0) for j in range(self.inputs)) for lane in range(self.vector)
+        ]
+        return _accumulate_by_row(self, deltas)
 
 
 class ShiftAccumulator(wiring.Component):
@@ -125,15 +133,8 @@ class ShiftAccumulator(wiring.Component):
         )
 
     def elaborate(self, platform) -> Module:
-        m = Module()
-        lanes = self.vector * self.vector
-        acc = Signal.like(self.acc, reset_less=True)
-        for n in range(lanes):
-            delta = sum(Mux(self.valid[j], self.p[j][n] << self.shift[j], 0) for j in range(self.inputs))
-            for t in range(self.rows):
-                with m.If(self.clear):
-                    m.d.sync += acc[t * lanes + n].eq(0)
-                with m.Elif(self.en & (self.row == t)):
-                    m.d.sync += acc[t * lanes + n].eq(acc[t * lanes + n] + delta)
-        m.d.comb += self.acc.eq(acc)
-        return m
+        deltas = [
+            sum(Mux(self.valid[j], self.p[j][n] << self.shift[j], 0) for j in range(self.inputs))
+            for n in range(self.vector * self.vector)
+        ]
+        return _accumulate_by_row(self, deltas)
