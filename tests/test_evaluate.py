@@ -18,6 +18,7 @@ import panacea.hw as hw
 from panacea.aq.quantize import AQConfig, aq_quantized, calibrate_aq
 from panacea.cli import app
 from panacea.evaluate import EvaluateConfig, evaluate
+from panacea.intmm import BACKENDS, ENV_VAR
 from panacea.models.loaders import load_model
 from panacea.quant import CalibrationConfig, LayerOverride, calibrate_many, capture, quantized
 from panacea.report import Results
@@ -154,6 +155,44 @@ def test_resume_reuses_the_cache_and_only_computes_what_is_new(tiny_dir, tmp_pat
     assert more.scheme("asym").metrics == first.scheme("asym").metrics
     # Without --resume everything is recomputed; other data is another cache entry.
     assert not any(s.cached for s in evaluate(config, out).schemes)
+
+
+def _without_timings(doc: dict) -> dict:
+    """``results.json`` less what differs between two runs of the same configuration: timings, the
+    date and the integer GEMM back end."""
+    doc = {k: v for k, v in doc.items() if k not in ("seconds", "created", "intmm")}
+    doc["schemes"] = [{k: v for k, v in s.items() if k != "seconds"} for s in doc["schemes"]]
+    return doc
+
+
+def test_every_integer_back_end_gives_identical_results(tiny_dir, tmp_path, monkeypatch):
+    """Forcing each back end: the same results.json (less timings) and layer_costs.csv, bit for bit;
+    the back end is printed in the header and recorded."""
+    runs = {}
+    for backend in BACKENDS:
+        monkeypatch.setenv(ENV_VAR, backend)
+        out = tmp_path / backend
+        result = runner.invoke(app, ["evaluate", tiny_dir, *TINY, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert f"integer GEMMs on cpu: {backend} (forced by {ENV_VAR})" in result.stdout
+        doc = json.loads((out / "results.json").read_text())
+        assert doc["intmm"] == {"cpu": {"backend": backend, "forced": True, "exact": {backend: True}, "probe_ms": {}}}
+        runs[backend] = (
+            _without_timings(doc),
+            (out / "layer_costs.csv").read_bytes(),
+            (out / "layers.csv").read_bytes(),
+        )
+    assert runs["int8"] == runs["float32"] == runs["float64"]
+
+
+def test_a_bad_integer_back_end_is_one_line(tiny_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "fp16")
+    result = runner.invoke(app, ["evaluate", tiny_dir, *TINY, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and result.stdout == "" and not (tmp_path / "o").exists()
+    assert (
+        result.stderr
+        == f"error: {ENV_VAR} must be one of ['int8', 'float32', 'float64'] (or unset: the fastest exact), got 'fp16'\n"
+    )
 
 
 def test_report_rerenders_without_recomputing(tiny_run, tmp_path):

@@ -142,9 +142,9 @@ def _fail(message: str) -> None:
 
 class _StageProgress:
     """A progress bar per stage with its ETA, shown only once a stage reports (so an early error
-    prints nothing else); a callable ``(stage, done, total)``."""
+    prints nothing else), under the run's ``header`` then; a callable ``(stage, done, total)``."""
 
-    def __init__(self, console: Console):
+    def __init__(self, console: Console, header: str | None = None):
         self._bar = Progress(
             TextColumn("{task.description:<12}"),
             BarColumn(),
@@ -155,6 +155,7 @@ class _StageProgress:
             transient=True,
         )
         self._tasks: dict[str, int] = {}
+        self._header = header
 
     def __enter__(self):
         return self
@@ -165,16 +166,35 @@ class _StageProgress:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self._tasks:
+            if self._header:
+                self._bar.console.print(self._header)
             self._bar.start()
         if stage not in self._tasks:
             self._tasks[stage] = self._bar.add_task(stage, total=total)
         self._bar.update(self._tasks[stage], completed=done)
 
 
-def _run_with_progress(console: Console, job):
-    """``job(progress)`` under stage progress bars; a missing model or data, bad input or an
-    unwritable output ends in one line (exit 2)."""
-    with _StageProgress(console) as progress:
+def _header(device: str) -> str:
+    """A run's header: the versions, the CPU and the exact integer GEMM back end of every device the
+    run uses (chosen now: a bad ``PANACEA_INTMM`` is one line, exit 2)."""
+    import torch
+
+    from panacea.evaluate import integer_backends
+    from panacea.intmm import cpu_features
+
+    try:
+        backends = integer_backends(device)
+    except ValueError as err:
+        _fail(str(err))
+    versions = f"panacea {panacea.__version__}, torch {torch.__version__}"
+    machine = f"{cpu_features()}, {torch.get_num_threads()} threads"
+    return "\n".join([f"{versions}, {machine}", *(choice.describe() for choice in backends.values())])
+
+
+def _run_with_progress(console: Console, job, header: str | None = None):
+    """``job(progress)`` under stage progress bars (and ``header``); a missing model or data, bad
+    input or an unwritable output ends in one line (exit 2)."""
+    with _StageProgress(console, header) as progress:
         try:
             return job(progress)
         except (ModelNotAvailable, ValueError, OSError) as err:
@@ -230,7 +250,7 @@ def ptq(
     from panacea.study import ptq_study
 
     console = Console()
-    with _StageProgress(console) as progress:
+    with _StageProgress(console, _header(device)) as progress:
         try:
             result = ptq_study(
                 model,
@@ -390,7 +410,8 @@ def evaluate(
     except ValidationError as err:
         _fail(_validation_line(err))
     console = Console()
-    results = _run_with_progress(console, lambda progress: run_evaluate(config, out, resume=resume, progress=progress))
+    job = functools.partial(run_evaluate, config, out, resume=resume)
+    results = _run_with_progress(console, lambda progress: job(progress=progress), _header(device))
     render(results, out, console)
     cached = [s.scheme for s in results.schemes if s.cached]
     console.print(
@@ -448,7 +469,8 @@ def reproduce(
     except ValidationError as err:
         _fail(_validation_line(err))
     console = Console()
-    repro = _run_with_progress(console, lambda progress: run_reproduce(config, out, resume=resume, progress=progress))
+    job = functools.partial(run_reproduce, config, out, resume=resume)
+    repro = _run_with_progress(console, lambda progress: job(progress=progress), _header(device))
     for table in console_table(repro):
         console.print(table)
     console.print(f"{repro.seconds['total']:.0f} s; report: {out / 'reproduce.md'} (reproduce.json beside it)")

@@ -60,6 +60,7 @@ from panacea._memory import drop_pages
 from panacea.device import Device, on_device, resolve_device
 from panacea.formats import SLICE_BITS
 from panacea.hw.mapping import MappingMode, Objective
+from panacea.intmm import BackendChoice, choose_backend
 from panacea.models.loaders import LoadedModel, load_model
 from panacea.quant import QuantRecipe
 from panacea.report.schema import CostRecord, LayerCost, Results, SchemeRecord
@@ -213,6 +214,12 @@ def load_accelerators(config: EvaluateConfig) -> dict[str, hw.CostModel]:
                 f"that format: add one to schemes (shipped: {', '.join(fits)})"
             )
     return models
+
+
+def integer_backends(device: Device) -> dict[str, BackendChoice]:
+    """The exact integer GEMM back end of every device a run on ``device`` uses: the CPU (a
+    capture's bit-slice GEMMs run there) and the model's; chosen here, before any stage is timed."""
+    return {d: choose_backend(d) for d in dict.fromkeys(("cpu", resolve_device(device).type))}
 
 
 def model_fingerprint(model: torch.nn.Module) -> str:
@@ -475,6 +482,7 @@ def results_of(
             **{f"run_{name}": r.seconds for name, r in runs.records.items() if not r.cached},
             "cost_models": time.perf_counter() - t0,
         },
+        intmm={d: c.as_dict() for d, c in integer_backends(config.device).items()},
     )
 
 
@@ -492,6 +500,7 @@ def evaluate_runs(
     started = time.perf_counter()
     out = check_output(Path(out))
     models = load_accelerators(config)
+    integer_backends(config.device)
     cache = Cache(out / "cache", resume) if cache is None else cache
     for root in dict.fromkeys((out, cache.root)):  # what a run killed while writing (SIGKILL) left
         remove_orphans(root)

@@ -1,55 +1,70 @@
-"""Exact integer matrix products.
+"""Exact integer matrix products on the fastest exact back end of each device.
 
-``int_matmul(a, b)`` returns ``a @ b.T`` in int64 for integer operands of any width, exactly.
+``int_matmul(a, b)`` returns ``a @ b.T`` in int64 for integer operands of any width, exactly. Three
+back ends compute it:
 
-Fast path: ``torch._int_mm`` (int8 x int8 -> int32, oneDNN with VNNI on x86). Each operand is
-written as balanced base-256 int8 digits (one digit for 8-bit values, two for 10- or 12-bit ones),
-unsigned ``a`` is first centred (``a - c``, with ``c * rowsum(b)`` added back) and ``K`` is split so
-that no int32 partial sum can overflow. For 8-bit unsigned activations and weights of at most 8
-bits this is one ``_int_mm`` call plus one pass over the output.
+- ``int8``: ``torch._int_mm`` (int8 x int8 -> int32): oneDNN with VNNI or AMX on x86 CPUs, cuBLASLt
+  on CUDA. Each operand is written as balanced base-256 int8 digits (one digit for 8-bit values,
+  two for 10- or 12-bit ones), unsigned ``a`` is first centred (``a - c``, with ``c * rowsum(b)``
+  added back) and ``K`` is split so that no int32 partial sum can overflow. On x86 CPUs without
+  AVX-512 VNNI (AVX2: most AMD and laptop CPUs) torch has no fast kernel for it and runs a
+  reference loop 12-47x slower than a float32 GEMM of the same shape.
+- ``float32``: a float32 GEMM of the integer values. It is exact as long as every partial sum is an
+  integer of at most 2^24, so ``K`` is split into chunks of ``2^24 // max|a b|``, the bound taken
+  from the operands' ranges (unsigned ``a`` centred first when that saves chunks), and the chunks
+  are summed exactly in float64. Centred 8-bit activations (``|x| <= 128``) times 7-bit weights
+  (``|w| <= 63``) give chunks of 2,080 (one GEMM for every layer of the shipped models); 12-bit
+  activations with 7-bit weights chunks of 130. Where a chunk would be shorter than
+  :data:`MIN_FLOAT32_CHUNK` (12-bit activations with 10-bit weights: 16) the product runs in
+  float64 instead, which is then cheaper than the many short GEMMs.
+- ``float64``: the same with chunks of ``2^53 // max|a b|``: one GEMM for any K of a real model.
 
-``_int_mm`` is trusted only after a self-check on this machine: CPU kernels without VNNI have been
-seen to saturate int16 intermediates on full-range int8 (huggingface/optimum-quanto#309), and a
-size-1 K gives wrong results on torch 2.13 (cf. pytorch/pytorch#195066). If the check fails we use
-a float64 GEMM, which is exact here because every partial sum is an integer below 2^53.
+Which back end runs is chosen per device at first use (:func:`choose_backend`) and cached for the
+process: every back end is self-checked on this device against an int64 reference, on operands at
+the extremes of the ranges it will be given (``_int_mm`` kernels without VNNI have been seen to
+saturate int16 intermediates on full-range int8, huggingface/optimum-quanto#309; a float GEMM with
+reduced-precision inputs, TF32 or bf16, rounds 12-bit values), then the exact ones are timed on a
+representative product (a 128-token batch of 8-bit activations through a 512 x 512 layer of
+7-bit weights) and the fastest kept. ``PANACEA_INTMM=int8|float32|float64`` forces one (an error if
+it fails its self-check here). Every back end returns the same integers, so the choice changes
+speed, never a result.
 
-Operands on a CUDA device (``--device cuda``) run there: ``_int_mm`` is self-checked on the device
-too, and CUDA's shape rules for it (more than 16 rows, K and M multiples of 8) are met by padding
-with zeros, which adds nothing to any product.
+Operands on a CUDA device (``--device cuda``) run there: CUDA's shape rules for ``_int_mm`` (more
+than 16 rows, K and M multiples of 8) are met by padding with zeros, which adds nothing to any
+product. ``torch._int_mm`` is also wrong for a size-1 K on torch 2.13 CPU (cf.
+pytorch/pytorch#195066): that case is an outer product.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 
 from panacea._tensors import row_major
 
+Backend = Literal["int8", "float32", "float64"]
+BACKENDS: tuple[Backend, ...] = ("int8", "float32", "float64")
+ENV_VAR = "PANACEA_INTMM"
+# Shorter float32 chunks cost more than one float64 GEMM: on a 2048 x 1536 x 576 product, chunks of
+# 64 took 1.5x one float32 GEMM and a float64 GEMM 1.8x; chunks of 16, 2.9x (AMD EPYC, 2 cores).
+MIN_FLOAT32_CHUNK = 64
+
 _INT32_MAX = 2**31 - 1
-_FLOAT64_EXACT = 2**53
+_EXACT = {torch.float32: 2**24, torch.float64: 2**53}  # every integer up to this is representable
+_PROBE_SHAPE = (128, 512, 512)  # N, K, M of the timing probe
+_PROBE_REPEATS = 3
+_PROBE_GIVE_UP = 4.0  # a back end whose first call is this many times the fastest's is not timed further
 
 
-@functools.cache
-def int_mm_is_exact(device: str = "cpu") -> bool:
-    """Whether ``torch._int_mm`` returns exact results for full-range int8 on this machine's
-    ``device`` (``cpu`` or ``cuda``).
-
-    Probes the extremes that break int16-saturating kernels (127 x -128 pairs and friends) and
-    random operands, on a matrix-vector and two matrix-matrix shapes.
-    """
-    gen = torch.Generator().manual_seed(0)
-    for n, k, m in ((1, 64, 1), (16, 64, 24), (64, 256, 48)):
-        cases = [(torch.full((n, k), va), torch.full((m, k), vb)) for va in (127, -128) for vb in (127, -128)]
-        cases.append((torch.randint(-128, 128, (n, k), generator=gen), torch.randint(-128, 128, (m, k), generator=gen)))
-        for a, b in cases:
-            try:
-                got = _int_mm(a.to(torch.int8).to(device), b.to(torch.int8).to(device)).cpu()
-            except RuntimeError:
-                return False
-            if not torch.equal(got.to(torch.int64), a @ b.t()):
-                return False
-    return True
+# --------------------------------------------------------------------------- the int8 back end
 
 
 def _int_mm(a8: torch.Tensor, b8: torch.Tensor) -> torch.Tensor:
@@ -114,16 +129,6 @@ def _mm_int8(a8: torch.Tensor, b8: torch.Tensor, bound: int) -> torch.Tensor:
     return out
 
 
-def _matmul_float64(a: torch.Tensor, b: torch.Tensor, bound: int) -> torch.Tensor:
-    """Exact ``a @ b.T`` through float64: K is chunked so every partial sum stays below 2^53."""
-    chunk = max(1, (_FLOAT64_EXACT - 1) // max(bound, 1))
-    a64, b64 = a.to(torch.float64), b.to(torch.float64)
-    out = torch.zeros((a.shape[0], b.shape[0]), dtype=torch.int64, device=a.device)
-    for k0 in range(0, a.shape[1], chunk):
-        out += (a64[:, k0 : k0 + chunk] @ b64[:, k0 : k0 + chunk].t()).to(torch.int64)
-    return out
-
-
 def _rowsum(b_digits: list[tuple[torch.Tensor, int, int]]) -> torch.Tensor:
     """``sum_k b[m, k]`` as int64 from b's digits, by matrix-vector products (far cheaper than ``sum``)."""
     k = b_digits[0][0].shape[1]
@@ -135,27 +140,11 @@ def _rowsum(b_digits: list[tuple[torch.Tensor, int, int]]) -> torch.Tensor:
     return total
 
 
-def int_matmul(
-    a: torch.Tensor,
-    b: torch.Tensor,
-    *,
-    a_range: tuple[int, int],
-    b_range: tuple[int, int],
-    b_rowsum: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Exact ``a @ b.T`` as int64 for integer ``a[N, K]``, ``b[M, K]`` with values in the given ranges.
-
-    The ranges must contain every value (callers pass validated bounds); they choose the digit
-    split, the overflow-free K chunk, and whether the result may be formed in int32. ``b_rowsum``
-    (``b.sum(1)`` as int64), when the caller has it, saves computing it.
-    """
-    bound = max(map(abs, a_range)) * max(map(abs, b_range))
-    if not int_mm_is_exact(a.device.type):
-        return _matmul_float64(a, b, bound)
+def _matmul_int8(a, b, a_range, b_range, b_rowsum) -> torch.Tensor:
     a, a_lo, a_hi, centre = _centre(a, *a_range)
     a_digits = _digits(a, a_lo, a_hi)
     b_digits = _digits(b, *b_range)
-    if len(a_digits) == len(b_digits) == 1 and a.shape[1] * bound <= _INT32_MAX:
+    if len(a_digits) == len(b_digits) == 1 and a.shape[1] * _bound((a_lo, a_hi), b_range) <= _INT32_MAX:
         # The whole result, correction included, fits int32: correct in place, widen once.
         (da, _, ma), (db, _, mb) = a_digits[0], b_digits[0]
         out = _mm_int8(da, db, ma * mb)
@@ -175,19 +164,284 @@ def int_matmul(
     return out
 
 
+# --------------------------------------------------------------------------- the float back ends
+
+
+def _bound(a_range: tuple[int, int], b_range: tuple[int, int]) -> int:
+    """The largest ``|a * b|`` of values in the two ranges."""
+    return max(map(abs, a_range)) * max(map(abs, b_range))
+
+
+@dataclass(frozen=True)
+class FloatPlan:
+    """How a float GEMM computes one exact product: ``a - centre`` in ``dtype``, ``K`` in chunks
+    of at most ``chunk`` (every partial sum of a chunk at most ``2^24`` in float32, ``2^53`` in
+    float64)."""
+
+    dtype: torch.dtype
+    centre: int
+    chunk: int
+
+    def chunks(self, k: int) -> float:
+        """GEMMs of a product over ``k`` (``inf`` where one product alone is not exact)."""
+        return max(1, math.ceil(k / self.chunk)) if self.chunk else math.inf
+
+
+def float_plan(k: int, a_range: tuple[int, int], b_range: tuple[int, int], dtype: torch.dtype) -> FloatPlan:
+    """The plan of an exact ``[N, k] x [k, M]`` product in ``dtype`` for ``a``, ``b`` in the given
+    ranges. ``a`` is centred on its range's middle when that needs fewer chunks; a float32 plan whose
+    chunk would be shorter than :data:`MIN_FLOAT32_CHUNK` (and than ``k``) is a float64 plan."""
+    limit = _EXACT[dtype]
+    centre = (a_range[0] + a_range[1] + 1) // 2
+    plain = FloatPlan(dtype, 0, limit // max(_bound(a_range, b_range), 1))
+    centred = FloatPlan(dtype, centre, limit // max(_bound((a_range[0] - centre, a_range[1] - centre), b_range), 1))
+    plan = centred if centred.chunks(k) < plain.chunks(k) else plain
+    if dtype == torch.float32 and plan.chunk < min(k, MIN_FLOAT32_CHUNK):
+        return float_plan(k, a_range, b_range, torch.float64)
+    if plan.chunk == 0:
+        raise ValueError(
+            f"products of values in {a_range} and {b_range} exceed 2^53: no float GEMM is exact; use {ENV_VAR}=int8"
+        )
+    return plan
+
+
+def _float_matmul(a, b, a_range, b_range, b_rowsum, dtype: torch.dtype) -> torch.Tensor:
+    """Exact ``a @ b.T`` (int64) by a float GEMM (:func:`float_plan`); batched for 3-D operands."""
+    k = a.shape[-1]
+    plan = float_plan(k, a_range, b_range, dtype)
+    af = a.to(plan.dtype, copy=True).sub_(plan.centre) if plan.centre else a.to(plan.dtype)
+    bt = b.to(plan.dtype).transpose(-2, -1)
+    if plan.chunk >= k:
+        out = (af @ bt).to(torch.int64)
+    else:
+        # Chunks sum exactly in float64 while the whole sum stays below 2^53, else in int64.
+        wide = torch.float64 if k * _bound(a_range, b_range) < _EXACT[torch.float64] else torch.int64
+        out = None
+        for k0 in range(0, k, plan.chunk):
+            part = (af[..., k0 : k0 + plan.chunk] @ bt[..., k0 : k0 + plan.chunk, :]).to(wide)
+            out = part if out is None else out.add_(part)
+        out = out.to(torch.int64)
+    if plan.centre:
+        rowsum = b.sum(-1, dtype=torch.int64) if b_rowsum is None else b_rowsum
+        out += plan.centre * rowsum.unsqueeze(-2)
+    return out
+
+
+# --------------------------------------------------------------------------- choosing a back end
+
+
+def _reference(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return a.cpu().to(torch.int64) @ b.cpu().to(torch.int64).t()
+
+
+def _self_check_cases(backend: Backend) -> list[tuple[torch.Tensor, torch.Tensor, tuple[int, int], tuple[int, int]]]:
+    """Operands that a broken kernel gets wrong: every sign pattern of the ranges' extremes, K at
+    and just over the back end's chunk bound, and random values over the widest ranges it is given
+    (12-bit activations, 10-bit weights)."""
+    gen = torch.Generator().manual_seed(0)
+    cases = []
+    if backend == "int8":  # full-range int8: int16-saturating kernels fail on these
+        for n, k, m in ((1, 64, 1), (16, 64, 24), (64, 256, 48)):
+            for va in (127, -128):
+                for vb in (127, -128):
+                    cases.append((torch.full((n, k), va), torch.full((m, k), vb), (-128, 127), (-128, 127)))
+            a, b = torch.randint(-128, 128, (n, k), generator=gen), torch.randint(-128, 128, (m, k), generator=gen)
+            cases.append((a, b, (-128, 127), (-128, 127)))
+    else:
+        dtype = torch.float32 if backend == "float32" else torch.float64
+        for a_range, b_range in (((-128, 127), (-63, 63)), ((0, 255), (-511, 511))):
+            plan = float_plan(1 << 30, a_range, b_range, dtype)
+            for k in (plan.chunk, plan.chunk + 1) if plan.chunk <= 4096 else (4096,):
+                for va in a_range:
+                    for vb in b_range:
+                        cases.append((torch.full((3, k), va), torch.full((2, k), vb), a_range, b_range))
+    for a_range, b_range in (((0, 4095), (-511, 511)), ((0, 255), (-63, 63))):
+        a = torch.randint(a_range[0], a_range[1] + 1, (33, 300), generator=gen)
+        b = torch.randint(b_range[0], b_range[1] + 1, (17, 300), generator=gen)
+        cases.append((a, b, a_range, b_range))
+    return cases
+
+
+def _matmul_by(backend: Backend, a, b, a_range, b_range, b_rowsum=None) -> torch.Tensor:
+    if backend == "int8":
+        return _matmul_int8(a, b, a_range, b_range, b_rowsum)
+    return _float_matmul(a, b, a_range, b_range, b_rowsum, torch.float32 if backend == "float32" else torch.float64)
+
+
+def is_exact(backend: Backend, device: str = "cpu") -> bool:
+    """Whether ``backend`` computes exact products on this machine's ``device`` (``cpu`` or
+    ``cuda``): :func:`_self_check_cases` against an int64 reference. A float32 back end under a
+    reduced-precision matmul setting (``torch.set_float32_matmul_precision``) is not."""
+    if backend == "float32" and torch.get_float32_matmul_precision() != "highest":
+        return False
+    return _passes_self_check(backend, device)
+
+
+@functools.cache
+def _passes_self_check(backend: Backend, device: str) -> bool:
+    for a, b, a_range, b_range in _self_check_cases(backend):
+        try:
+            got = _matmul_by(backend, a.to(device), b.to(device), a_range, b_range)
+        except RuntimeError:
+            return False
+        if not torch.equal(got.cpu(), _reference(a, b)):
+            return False
+    return True
+
+
+def int_mm_is_exact(device: str = "cpu") -> bool:
+    """Whether ``torch._int_mm`` is exact for full-range int8 on ``device`` (the int8 back end's check)."""
+    return is_exact("int8", device)
+
+
+def _probe_seconds(backend: Backend, device: str, give_up: float) -> float:
+    """Median seconds of ``backend`` on the probe product (module docs); ``inf`` if its first call
+    takes longer than ``give_up`` seconds (a slow back end is not timed further)."""
+    n, k, m = _PROBE_SHAPE
+    gen = torch.Generator().manual_seed(1)
+    a = torch.randint(0, 256, (n, k), generator=gen, dtype=torch.uint8).to(device)
+    b = torch.randint(-63, 64, (m, k), generator=gen, dtype=torch.int8).to(device)
+    rowsum = b.sum(1, dtype=torch.int64)
+
+    def once() -> float:
+        start = time.perf_counter()
+        _matmul_by(backend, a, b, (0, 255), (-63, 63), rowsum)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    once()  # kernels load, caches warm
+    first = once()
+    if first > give_up:
+        return math.inf
+    return statistics.median([first] + [once() for _ in range(_PROBE_REPEATS - 1)])
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """The back end of one device (``cpu`` or ``cuda``) and why: ``forced`` by :data:`ENV_VAR`, else
+    the fastest of the exact ones; ``exact``: each back end's self-check; ``probe_ms``: each exact
+    back end's median milliseconds on the probe product (``inf``: abandoned as too slow)."""
+
+    device: str
+    backend: Backend
+    forced: bool
+    exact: dict[str, bool] = field(default_factory=dict)
+    probe_ms: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One line for a run's header."""
+        how = (
+            f"forced by {ENV_VAR}"
+            if self.forced
+            else "fastest exact on the probe: "
+            + ", ".join(
+                f"{name} {ms:.1f} ms" if math.isfinite(ms) else f"{name} too slow" for name, ms in self.probe_ms.items()
+            )
+        )
+        broken = [name for name, ok in self.exact.items() if not ok]
+        if broken:
+            how += f"; not exact here: {', '.join(broken)}"
+        return f"integer GEMMs on {self.device}: {self.backend} ({how})"
+
+    def as_dict(self) -> dict:
+        ms = {name: (round(v, 3) if math.isfinite(v) else None) for name, v in self.probe_ms.items()}
+        return {"backend": self.backend, "forced": self.forced, "exact": dict(self.exact), "probe_ms": ms}
+
+
+def forced_backend() -> Backend | None:
+    """The back end :data:`ENV_VAR` forces, or None; anything else set there is one clear error."""
+    value = os.environ.get(ENV_VAR, "").strip()
+    if not value:
+        return None
+    if value not in BACKENDS:
+        raise ValueError(f"{ENV_VAR} must be one of {list(BACKENDS)} (or unset: the fastest exact), got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _choose(device: str, forced: Backend | None) -> BackendChoice:
+    if forced is not None:
+        if not is_exact(forced, device):
+            raise RuntimeError(
+                f"{ENV_VAR}={forced}: that back end is not exact on this {device} (its self-check failed)"
+            )
+        return BackendChoice(device, forced, True, {forced: True})
+    exact = {name: is_exact(name, device) for name in BACKENDS}
+    probe: dict[str, float] = {}
+    for name in ("float32", "float64", "int8"):  # a fast one first, so a slow int8 kernel is cut short
+        if exact[name]:
+            best = min(probe.values(), default=math.inf)
+            probe[name] = _probe_seconds(name, device, _PROBE_GIVE_UP * best / 1e3) * 1e3
+    if not probe:
+        raise RuntimeError(f"no exact integer GEMM back end on this {device}: every self-check failed")
+    backend = min(probe, key=probe.__getitem__)
+    return BackendChoice(device, backend, False, exact, probe)
+
+
+_CHOICES: dict[tuple[str, Backend | None], BackendChoice] = {}
+
+
+def choose_backend(device: str | torch.device = "cpu") -> BackendChoice:
+    """The back end of ``device`` (module docs): chosen at its first use, then kept for the process."""
+    key = (torch.device(device).type, forced_backend())
+    choice = _CHOICES.get(key)
+    if choice is None:
+        choice = _CHOICES[key] = _choose(*key)
+    return choice
+
+
+def cpu_features() -> str:
+    """The CPU and the instruction sets that decide integer GEMM speed, for benchmark headers."""
+    flags = [
+        name
+        for name, probe in (
+            ("avx2", "_is_avx2_supported"),
+            ("avx512", "_is_avx512_supported"),
+            ("avx512_vnni", "_is_vnni_supported"),
+            ("amx", "_is_amx_tile_supported"),
+        )
+        if getattr(torch.cpu, probe, lambda: False)()
+    ]
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name} ({', '.join(flags) or 'none of avx2, avx512, avx512_vnni, amx'})"
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def int_matmul(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    a_range: tuple[int, int],
+    b_range: tuple[int, int],
+    b_rowsum: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Exact ``a @ b.T`` as int64 for integer ``a[N, K]``, ``b[M, K]`` with values in the given ranges.
+
+    The ranges must contain every value (callers pass validated bounds); they choose the digit
+    split, the overflow-free K chunk, and whether the result may be formed in int32. ``b_rowsum``
+    (``b.sum(1)`` as int64), when the caller has it, saves computing it. Runs on the back end of
+    ``a``'s device (:func:`choose_backend`).
+    """
+    return _matmul_by(choose_backend(a.device).backend, a, b, a_range, b_range, b_rowsum)
+
+
 def int_bmm(a: torch.Tensor, b: torch.Tensor, *, a_range: tuple[int, int], b_range: tuple[int, int]) -> torch.Tensor:
     """Exact batched ``a @ b.transpose(1, 2)`` as int64 for ``a[G, N, K]``, ``b[G, M, K]``.
 
-    Grouped convolutions are many small GEMMs (``K = 9`` for a depthwise 3x3): one float64 batched
-    GEMM computes them all, exactly, with K chunked so every partial sum stays below 2^53.
+    Grouped convolutions are many small GEMMs (``K = 9`` for a depthwise 3x3): one batched float
+    GEMM computes them all (there is no batched ``_int_mm``), in float64 where that is the device's
+    back end, else in float32 (chunked as :func:`float_plan` says).
     """
-    bound = max(map(abs, a_range)) * max(map(abs, b_range))
-    chunk = max(1, (_FLOAT64_EXACT - 1) // max(bound, 1))
-    a64, b64 = a.to(torch.float64), b.to(torch.float64)
-    out = torch.zeros((a.shape[0], a.shape[1], b.shape[1]), dtype=torch.int64, device=a.device)
-    for k0 in range(0, a.shape[2], chunk):
-        out += torch.bmm(a64[:, :, k0 : k0 + chunk], b64[:, :, k0 : k0 + chunk].transpose(1, 2)).to(torch.int64)
-    return out
+    choice = choose_backend(a.device)
+    float32 = choice.backend == "float32" or (choice.backend == "int8" and is_exact("float32", choice.device))
+    return _float_matmul(a, b, a_range, b_range, None, torch.float32 if float32 else torch.float64)
 
 
 def grouped_matmul(

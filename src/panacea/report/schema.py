@@ -159,6 +159,9 @@ class Results(VersionedFile):
     schemes: list[SchemeRecord]
     costs: list[CostRecord]
     seconds: dict[str, float] = Field(default_factory=dict)
+    # the exact integer GEMM back end of each device the run used (panacea.intmm.BackendChoice);
+    # empty in results written before it was recorded
+    intmm: dict[str, dict] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _has_what_reports_read(self) -> Results:
