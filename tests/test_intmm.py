@@ -12,7 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from panacea import intmm
-from panacea.intmm import BACKENDS, ENV_VAR, choose_backend, float_plan, int_bmm, int_matmul, is_exact
+from panacea.intmm import (
+    BACKENDS,
+    ENV_VAR,
+    choose_backend,
+    exact_matmul,
+    float_plan,
+    grouped_matmul,
+    int_matmul,
+    is_exact,
+)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -103,13 +112,37 @@ def test_every_back_end_is_exact_on_the_papers_formats(name, ops):
 
 
 @pytest.mark.parametrize("name", BACKENDS)
-@given(ops=format_operands(), groups=st.integers(2, 4))
-def test_every_back_end_is_exact_batched(name, ops, groups):
+@given(ops=format_operands(), data=st.data())
+def test_every_back_end_is_exact_with_an_offset(name, ops, data):
+    """``(a - offset) @ b.T`` with the offset a zero point of the activations' range, its edges
+    included; the result's dtype holds every value exactly."""
     a, b, ar, br = ops
-    a, b = a.unsqueeze(0).expand(groups, -1, -1), b.unsqueeze(0).expand(groups, -1, -1)
-    want = torch.stack([_reference(x, y) for x, y in zip(a, b, strict=True)])
+    offset = data.draw(st.sampled_from([ar[0], ar[1], (ar[0] + ar[1] + 1) // 2]) | st.integers(*ar))
+    rowsum = data.draw(st.sampled_from([None, b.to(torch.int64).sum(1)]))
     with forced(name):
-        assert torch.equal(int_bmm(a, b, a_range=ar, b_range=br), want)
+        got = exact_matmul(a, b, a_range=ar, b_range=br, offset=offset, b_rowsum=rowsum)
+    assert got.dtype in (torch.int32, torch.int64, torch.float32, torch.float64)
+    assert torch.equal(got.to(torch.int64), _reference(a.to(torch.int64) - offset, b))
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+@given(ops=format_operands(), groups=st.integers(2, 4), data=st.data())
+def test_every_back_end_is_exact_on_grouped_gemms(name, ops, groups, data):
+    """``groups`` GEMMs stacked along K, with and without an offset: group ``g`` pairs ``a``'s
+    columns rolled by ``g`` with ``b``'s rolled by ``2g`` (distinct products per group)."""
+    a, b, ar, br = ops
+    k = a.shape[1]
+    a_groups = [a.roll(g, 1) for g in range(groups)]
+    b_groups = [b.roll(2 * g, 1) for g in range(groups)]
+    offset = data.draw(st.sampled_from([0, ar[0], ar[1]]))
+    want = torch.cat([_reference(x.to(torch.int64) - offset, y) for x, y in zip(a_groups, b_groups, strict=True)], 1)
+    a, b = torch.cat(a_groups, 1), torch.cat(b_groups, 1)
+    assert a.shape[1] == groups * k
+    with forced(name):
+        got = exact_matmul(a, b, a_range=ar, b_range=br, offset=offset, groups=groups)
+        assert torch.equal(got.to(torch.int64), want)
+        if offset == 0:
+            assert torch.equal(grouped_matmul(a, b, groups=groups, a_range=ar, b_range=br), want)
 
 
 @pytest.mark.parametrize(
@@ -194,6 +227,14 @@ def test_int8_k_is_chunked_before_int32_overflows(monkeypatch):
     assert torch.equal(int_matmul(a, b, a_range=(0, 255), b_range=(-63, 63)), _reference(a, b))
 
 
+def test_a_result_past_int32_is_formed_in_int64(backend):
+    """Centred, the partial sums fit int32, but the result 255 * 127 * k does not."""
+    k = 70_000
+    a = torch.full((2, k), 255, dtype=torch.uint8)
+    b = torch.full((3, k), 127, dtype=torch.int8)
+    assert torch.equal(int_matmul(a, b, a_range=(0, 255), b_range=(-127, 127)), torch.full((2, 3), 255 * 127 * k))
+
+
 def test_large_k_with_extreme_values_does_not_overflow(backend):
     k = 140_000  # even centred, 127 * 127 * k > 2^31 and > 2^24: int32 and float32 must chunk
     a = torch.full((2, k), 255, dtype=torch.uint8)
@@ -226,8 +267,8 @@ def test_self_check_detects_a_reduced_precision_float_gemm(monkeypatch):
     intmm._passes_self_check.cache_clear()
     real = intmm._float_matmul
 
-    def bf16_inputs(a, b, a_range, b_range, b_rowsum, dtype):
-        return real(a.to(torch.bfloat16).to(a.dtype), b, a_range, b_range, b_rowsum, dtype)
+    def bf16_inputs(a, b, *args):
+        return real(a.to(torch.bfloat16).to(a.dtype), b, *args)
 
     monkeypatch.setattr(intmm, "_float_matmul", bf16_inputs)
     try:

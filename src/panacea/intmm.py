@@ -24,8 +24,8 @@ process: every back end is self-checked on this device against an int64 referenc
 the extremes of the ranges it will be given (``_int_mm`` kernels without VNNI have been seen to
 saturate int16 intermediates on full-range int8, huggingface/optimum-quanto#309; a float GEMM with
 reduced-precision inputs, TF32 or bf16, rounds 12-bit values), then the exact ones are timed on a
-representative product (a 128-token batch of 8-bit activations through a 512 x 512 layer of
-7-bit weights) and the fastest kept. ``PANACEA_INTMM=int8|float32|float64`` forces one (an error if
+representative product (a 128-token batch of 8-bit activations with zero point 128 through a
+512 x 512 layer of 7-bit weights) and the fastest kept. ``PANACEA_INTMM=int8|float32|float64`` forces one (an error if
 it fails its self-check here). Every back end returns the same integers, so the choice changes
 speed, never a result.
 
@@ -140,18 +140,23 @@ def _rowsum(b_digits: list[tuple[torch.Tensor, int, int]]) -> torch.Tensor:
     return total
 
 
-def _matmul_int8(a, b, a_range, b_range, b_rowsum) -> torch.Tensor:
+def _matmul_int8(a, b, a_range, b_range, b_rowsum, offset: int) -> torch.Tensor:
+    """Exact ``(a - offset) @ b.T`` through ``_int_mm``: int32 when every partial sum and the
+    result fit it, else int64."""
     a, a_lo, a_hi, centre = _centre(a, *a_range)
     a_digits = _digits(a, a_lo, a_hi)
     b_digits = _digits(b, *b_range)
-    if len(a_digits) == len(b_digits) == 1 and a.shape[1] * _bound((a_lo, a_hi), b_range) <= _INT32_MAX:
-        # The whole result, correction included, fits int32: correct in place, widen once.
+    correction = centre - offset  # (a - offset) b = (a - centre) b + (centre - offset) rowsum(b)
+    k = a.shape[1]
+    fits = k * max(_bound((a_lo, a_hi), b_range), _bound((a_range[0] - offset, a_range[1] - offset), b_range))
+    if len(a_digits) == len(b_digits) == 1 and fits <= _INT32_MAX:
+        # The whole result, correction included, fits int32: correct in place.
         (da, _, ma), (db, _, mb) = a_digits[0], b_digits[0]
         out = _mm_int8(da, db, ma * mb)
-        if centre:
+        if correction:
             rowsum = _rowsum(b_digits) if b_rowsum is None else b_rowsum
-            out += (centre * rowsum).to(out.dtype)
-        return out.to(torch.int64)
+            out += (correction * rowsum).to(out.dtype)
+        return out
     out = None
     for da, sa, ma in a_digits:
         for db, sb, mb in b_digits:
@@ -159,8 +164,8 @@ def _matmul_int8(a, b, a_range, b_range, b_rowsum) -> torch.Tensor:
             if sa + sb:
                 part *= 1 << (sa + sb)
             out = part if out is None else out.add_(part)
-    if centre:
-        out += centre * (_rowsum(b_digits) if b_rowsum is None else b_rowsum)
+    if correction:
+        out += correction * (_rowsum(b_digits) if b_rowsum is None else b_rowsum)
     return out
 
 
@@ -187,17 +192,24 @@ class FloatPlan:
         return max(1, math.ceil(k / self.chunk)) if self.chunk else math.inf
 
 
-def float_plan(k: int, a_range: tuple[int, int], b_range: tuple[int, int], dtype: torch.dtype) -> FloatPlan:
+def float_plan(
+    k: int, a_range: tuple[int, int], b_range: tuple[int, int], dtype: torch.dtype, centre: int | None = None
+) -> FloatPlan:
     """The plan of an exact ``[N, k] x [k, M]`` product in ``dtype`` for ``a``, ``b`` in the given
-    ranges. ``a`` is centred on its range's middle when that needs fewer chunks; a float32 plan whose
-    chunk would be shorter than :data:`MIN_FLOAT32_CHUNK` (and than ``k``) is a float64 plan."""
-    limit = _EXACT[dtype]
-    centre = (a_range[0] + a_range[1] + 1) // 2
-    plain = FloatPlan(dtype, 0, limit // max(_bound(a_range, b_range), 1))
-    centred = FloatPlan(dtype, centre, limit // max(_bound((a_range[0] - centre, a_range[1] - centre), b_range), 1))
-    plan = centred if centred.chunks(k) < plain.chunks(k) else plain
+    ranges. ``centre``: the value subtracted from ``a``; None: its range's middle where that needs
+    fewer chunks, else 0. A float32 plan whose chunk would be shorter than :data:`MIN_FLOAT32_CHUNK`
+    (and than ``k``) is a float64 plan."""
+
+    def plan_at(c: int) -> FloatPlan:
+        return FloatPlan(dtype, c, _EXACT[dtype] // max(_bound((a_range[0] - c, a_range[1] - c), b_range), 1))
+
+    if centre is None:
+        plain, centred = plan_at(0), plan_at((a_range[0] + a_range[1] + 1) // 2)
+        plan = centred if centred.chunks(k) < plain.chunks(k) else plain
+    else:
+        plan = plan_at(centre)
     if dtype == torch.float32 and plan.chunk < min(k, MIN_FLOAT32_CHUNK):
-        return float_plan(k, a_range, b_range, torch.float64)
+        return float_plan(k, a_range, b_range, torch.float64, centre)
     if plan.chunk == 0:
         raise ValueError(
             f"products of values in {a_range} and {b_range} exceed 2^53: no float GEMM is exact; use {ENV_VAR}=int8"
@@ -205,25 +217,31 @@ def float_plan(k: int, a_range: tuple[int, int], b_range: tuple[int, int], dtype
     return plan
 
 
-def _float_matmul(a, b, a_range, b_range, b_rowsum, dtype: torch.dtype) -> torch.Tensor:
-    """Exact ``a @ b.T`` (int64) by a float GEMM (:func:`float_plan`); batched for 3-D operands."""
+def _widest(k: int, a_range: tuple[int, int], b_range: tuple[int, int]) -> torch.dtype:
+    """float64 where every sum of ``k`` products is exact in it, else int64."""
+    return torch.float64 if k * _bound(a_range, b_range) < _EXACT[torch.float64] else torch.int64
+
+
+def _float_matmul(a, b, a_range, b_range, b_rowsum, dtype: torch.dtype, offset: int) -> torch.Tensor:
+    """Exact ``(a - offset) @ b.T`` by float GEMMs (:func:`float_plan`, centred on ``offset`` unless
+    it is 0), batched for 3-D operands: float32 from one GEMM, else float64 (int64 past 2^53)."""
     k = a.shape[-1]
-    plan = float_plan(k, a_range, b_range, dtype)
+    plan = float_plan(k, a_range, b_range, dtype, offset or None)
     af = a.to(plan.dtype, copy=True).sub_(plan.centre) if plan.centre else a.to(plan.dtype)
     bt = b.to(plan.dtype).transpose(-2, -1)
     if plan.chunk >= k:
-        out = (af @ bt).to(torch.int64)
+        out = af @ bt
     else:
-        # Chunks sum exactly in float64 while the whole sum stays below 2^53, else in int64.
-        wide = torch.float64 if k * _bound(a_range, b_range) < _EXACT[torch.float64] else torch.int64
+        wide = _widest(k, (a_range[0] - plan.centre, a_range[1] - plan.centre), b_range)
         out = None
         for k0 in range(0, k, plan.chunk):
             part = (af[..., k0 : k0 + plan.chunk] @ bt[..., k0 : k0 + plan.chunk, :]).to(wide)
             out = part if out is None else out.add_(part)
-        out = out.to(torch.int64)
-    if plan.centre:
+    correction = plan.centre - offset
+    if correction:
+        out = out.to(_widest(k, (a_range[0] - offset, a_range[1] - offset), b_range))
         rowsum = b.sum(-1, dtype=torch.int64) if b_rowsum is None else b_rowsum
-        out += plan.centre * rowsum.unsqueeze(-2)
+        out += (correction * rowsum).to(out.dtype).unsqueeze(-2)
     return out
 
 
@@ -262,10 +280,12 @@ def _self_check_cases(backend: Backend) -> list[tuple[torch.Tensor, torch.Tensor
     return cases
 
 
-def _matmul_by(backend: Backend, a, b, a_range, b_range, b_rowsum=None) -> torch.Tensor:
+def _matmul_by(backend: Backend, a, b, a_range, b_range, b_rowsum=None, offset: int = 0) -> torch.Tensor:
+    """Exact ``(a - offset) @ b.T`` by ``backend``, in the dtype it forms it in."""
     if backend == "int8":
-        return _matmul_int8(a, b, a_range, b_range, b_rowsum)
-    return _float_matmul(a, b, a_range, b_range, b_rowsum, torch.float32 if backend == "float32" else torch.float64)
+        return _matmul_int8(a, b, a_range, b_range, b_rowsum, offset)
+    dtype = torch.float32 if backend == "float32" else torch.float64
+    return _float_matmul(a, b, a_range, b_range, b_rowsum, dtype, offset)
 
 
 def is_exact(backend: Backend, device: str = "cpu") -> bool:
@@ -284,7 +304,7 @@ def _passes_self_check(backend: Backend, device: str) -> bool:
             got = _matmul_by(backend, a.to(device), b.to(device), a_range, b_range)
         except RuntimeError:
             return False
-        if not torch.equal(got.cpu(), _reference(a, b)):
+        if not torch.equal(got.cpu().to(torch.int64), _reference(a, b)):
             return False
     return True
 
@@ -305,7 +325,7 @@ def _probe_seconds(backend: Backend, device: str, give_up: float) -> float:
 
     def once() -> float:
         start = time.perf_counter()
-        _matmul_by(backend, a, b, (0, 255), (-63, 63), rowsum)
+        _matmul_by(backend, a, b, (0, 255), (-63, 63), rowsum, 128)  # as a layer with zero point 128
         if device == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - start
@@ -362,9 +382,7 @@ def forced_backend() -> Backend | None:
 def _choose(device: str, forced: Backend | None) -> BackendChoice:
     if forced is not None:
         if not is_exact(forced, device):
-            raise RuntimeError(
-                f"{ENV_VAR}={forced}: that back end is not exact on this {device} (its self-check failed)"
-            )
+            raise ValueError(f"{ENV_VAR}={forced}: that back end is not exact on this {device} (its self-check failed)")
         return BackendChoice(device, forced, True, {forced: True})
     exact = {name: is_exact(name, device) for name in BACKENDS}
     probe: dict[str, float] = {}
@@ -414,6 +432,52 @@ def cpu_features() -> str:
 # --------------------------------------------------------------------------- entry points
 
 
+def exact_matmul(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    a_range: tuple[int, int],
+    b_range: tuple[int, int],
+    offset: int = 0,
+    b_rowsum: torch.Tensor | None = None,
+    groups: int = 1,
+) -> torch.Tensor:
+    """Exact ``(a - offset) @ b.T`` for integer ``a[N, K]``, ``b[M, K]`` with values in the given
+    ranges, in the dtype the back end forms it in (int32, int64, float32 or float64; every value
+    exact): for callers that go on in floating point, such as dequantization, which then skip a
+    conversion and a pass over the output. The float back ends centre ``a`` on ``offset`` inside
+    the GEMM, so the offset costs nothing there.
+
+    The ranges must contain every value (callers pass validated bounds); they choose the digit
+    split, the overflow-free K chunk, and whether the result may be formed in int32 or float32.
+    ``b_rowsum`` (``b.sum(1)`` as int64), when the caller has it, saves computing it. Runs on the
+    back end of ``a``'s device (:func:`choose_backend`).
+
+    ``groups`` > 1: ``groups`` GEMMs stacked along K, ``a[N, G*K]``, ``b[M, G*K]`` -> ``[N, G*M]``:
+    column block ``g`` of ``a`` meets only column block ``g`` of ``b``, and output column
+    ``g*M + m`` is group ``g``'s output ``m`` (the channel order of a grouped convolution). They
+    are many small GEMMs (``K = 9`` for a depthwise 3x3), so one batched float GEMM computes them
+    all (there is no batched ``_int_mm``): in float64 where that is the device's back end, else in
+    float32 (chunked as :func:`float_plan` says).
+    """
+    choice = choose_backend(a.device)
+    if groups == 1:
+        return _matmul_by(choice.backend, a, b, a_range, b_range, b_rowsum, offset)
+    float32 = choice.backend == "float32" or (choice.backend == "int8" and is_exact("float32", choice.device))
+    n, m = a.shape[0], b.shape[0]
+    k = a.shape[1] // groups
+    out = _float_matmul(
+        a.reshape(n, groups, k).transpose(0, 1),
+        b.reshape(m, groups, k).transpose(0, 1),
+        a_range,
+        b_range,
+        None,
+        torch.float32 if float32 else torch.float64,
+        offset,
+    )
+    return out.transpose(0, 1).reshape(n, groups * m)
+
+
 def int_matmul(
     a: torch.Tensor,
     b: torch.Tensor,
@@ -422,26 +486,8 @@ def int_matmul(
     b_range: tuple[int, int],
     b_rowsum: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Exact ``a @ b.T`` as int64 for integer ``a[N, K]``, ``b[M, K]`` with values in the given ranges.
-
-    The ranges must contain every value (callers pass validated bounds); they choose the digit
-    split, the overflow-free K chunk, and whether the result may be formed in int32. ``b_rowsum``
-    (``b.sum(1)`` as int64), when the caller has it, saves computing it. Runs on the back end of
-    ``a``'s device (:func:`choose_backend`).
-    """
-    return _matmul_by(choose_backend(a.device).backend, a, b, a_range, b_range, b_rowsum)
-
-
-def int_bmm(a: torch.Tensor, b: torch.Tensor, *, a_range: tuple[int, int], b_range: tuple[int, int]) -> torch.Tensor:
-    """Exact batched ``a @ b.transpose(1, 2)`` as int64 for ``a[G, N, K]``, ``b[G, M, K]``.
-
-    Grouped convolutions are many small GEMMs (``K = 9`` for a depthwise 3x3): one batched float
-    GEMM computes them all (there is no batched ``_int_mm``), in float64 where that is the device's
-    back end, else in float32 (chunked as :func:`float_plan` says).
-    """
-    choice = choose_backend(a.device)
-    float32 = choice.backend == "float32" or (choice.backend == "int8" and is_exact("float32", choice.device))
-    return _float_matmul(a, b, a_range, b_range, None, torch.float32 if float32 else torch.float64)
+    """Exact ``a @ b.T`` as int64 (:func:`exact_matmul` without an offset)."""
+    return exact_matmul(a, b, a_range=a_range, b_range=b_range, b_rowsum=b_rowsum).to(torch.int64)
 
 
 def grouped_matmul(
@@ -453,19 +499,7 @@ def grouped_matmul(
     b_range: tuple[int, int],
     b_rowsum: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Exact products of ``groups`` GEMMs stacked along K: ``a[N, G*K]``, ``b[M, G*K]`` -> ``[N, G*M]``.
-
-    Column block ``g`` of ``a`` meets only column block ``g`` of ``b``; output column ``g*M + m``
-    is group ``g``'s output ``m`` (the channel order of a grouped convolution).
-    """
-    if groups == 1:
-        return int_matmul(a, b, a_range=a_range, b_range=b_range, b_rowsum=b_rowsum)
-    n, m = a.shape[0], b.shape[0]
-    k = a.shape[1] // groups
-    out = int_bmm(
-        a.reshape(n, groups, k).transpose(0, 1),
-        b.reshape(m, groups, k).transpose(0, 1),
-        a_range=a_range,
-        b_range=b_range,
-    )
-    return out.transpose(0, 1).reshape(n, groups * m)
+    """Exact products of ``groups`` GEMMs stacked along K (:func:`exact_matmul`'s ``groups``) as
+    int64: ``a[N, G*K]``, ``b[M, G*K]`` -> ``[N, G*M]``."""
+    out = exact_matmul(a, b, a_range=a_range, b_range=b_range, b_rowsum=b_rowsum, groups=groups)
+    return out.to(torch.int64)

@@ -64,6 +64,21 @@ def test_encode_picks_the_nearest_level_and_decode_inverts_it(bits, seed):
 
 @given(data=st.data(), bits=st.integers(1, 8))
 @settings(max_examples=60, deadline=None)
+def test_encode_equals_a_search_of_the_midpoints_ties_included(data, bits):
+    """The table encoder against a binary search of the midpoints (ties go to the lower level):
+    values at every midpoint, next to them, at the levels and far outside."""
+    size = 2**bits - 1
+    nonzero = data.draw(st.lists(st.integers(-128, 127).filter(bool), min_size=size, max_size=size, unique=True))
+    book = Codebook(torch.tensor([0, *nonzero]))
+    levels, order = torch.sort(book.levels.to(torch.float32))
+    mids = (levels[1:] + levels[:-1]) / 2
+    near = torch.cat([mids, torch.nextafter(mids, mids + 1), torch.nextafter(mids, mids - 1)])
+    x = torch.cat([near, levels, torch.tensor([-1e9, -300.0, 300.0, 1e9, -0.0])])
+    assert torch.equal(cb.encode(x, book), order[torch.bucketize(x, mids)].to(torch.uint8))
+
+
+@given(data=st.data(), bits=st.integers(1, 8))
+@settings(max_examples=60, deadline=None)
 def test_the_digit_lut_sums_to_each_level_with_steps_powers_of_two(data, bits):
     size = 2**bits - 1
     nonzero = data.draw(st.lists(st.integers(-128, 127).filter(bool), min_size=size, max_size=size, unique=True))

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from panacea.aq.storage import header_bits, load, rle_threshold, store, zero_eliminate
+from panacea.aq.storage import header_bits, load, rle_threshold, store, stored_size, zero_eliminate
 
 
 def block_with(nonzero: int, length: int = 64, code: int = 5) -> torch.Tensor:
@@ -73,6 +73,7 @@ def test_round_trip_is_exact_and_bits_are_counted(rows, length, bits, block, run
     expected += s.runs.index.numel() * run_bits + int((codes != 0).sum() - (s.raw != 0).sum()) * bits
     assert s.size_bits == expected and int(s.row_bits().sum()) == expected
     assert s.raw.numel() <= raw_blocks * block
+    assert stored_size(codes, bits, block=block, run_bits=run_bits) == (expected, int((codes != 0).sum()))
 
 
 def test_bad_input_is_refused():

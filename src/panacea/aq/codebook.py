@@ -159,10 +159,19 @@ def make(kind: str, bits: int, samples: torch.Tensor | None = None) -> Codebook:
 
 
 def encode(values: torch.Tensor, cb: Codebook) -> torch.Tensor:
-    """The code of the nearest level for every value (already divided by the scale); uint8."""
-    sorted_levels, order = torch.sort(cb.levels.to(torch.float32))
-    mids = (sorted_levels[1:] + sorted_levels[:-1]) / 2
-    return order[torch.bucketize(values.to(torch.float32), mids)].to(torch.uint8)
+    """The code of the nearest level for every value (already divided by the scale); uint8. A value
+    halfway between two levels takes the lower one.
+
+    Levels are integers, so the midpoints between neighbours are multiples of 1/2 and the code of
+    ``v`` depends only on ``ceil(2 v)`` (the midpoints below ``v`` are those with ``2 mid <
+    ceil(2 v)``): a table over that integer gives every code with one gather, no search.
+    """
+    sorted_levels, order = torch.sort(cb.levels.to(torch.int64))
+    twice_mids = sorted_levels[1:] + sorted_levels[:-1]  # 2 * midpoint, ascending
+    lo, hi = int(twice_mids[0]), int(twice_mids[-1]) + 1  # below lo or from hi on, nothing changes
+    table = order[torch.searchsorted(twice_mids, torch.arange(lo, hi + 1), right=False)].to(torch.uint8)
+    c = (values.to(torch.float32) * 2).ceil_().clamp_(lo, hi).sub_(lo).to(torch.int32)
+    return table.index_select(0, c.reshape(-1)).reshape(values.shape)
 
 
 def decode(codes: torch.Tensor, cb: Codebook) -> torch.Tensor:

@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from panacea.aq.codebook import KINDS, LEVEL_MAX, LEVEL_MIN, Codebook, decode, encode, make, scale_for
-from panacea.aq.storage import store
-from panacea.intmm import grouped_matmul
+from panacea.aq.storage import stored_size
+from panacea.intmm import exact_matmul
 from panacea.models.gemms import GemmSite, find_gemms
 from panacea.models.run import Batch, as_batches, inference, input_hooks, output_head_needed, run
 from panacea.quant.inference import swap_module
@@ -148,8 +148,8 @@ class AQRecorder:
 
     def record(self, module: AQGemm, codes: torch.Tensor) -> None:
         layer = module.layer
-        zeros = int((codes == 0).sum())
-        stored = store(codes, layer.x_cb.bits, block=self.block, run_bits=self.run_bits).size_bits
+        size = stored_size(codes, layer.x_cb.bits, block=self.block, run_bits=self.run_bits)
+        zeros, stored = codes.numel() - size.nonzero, size.bits
         seen = self.layers.get(layer.name)
         if seen is None:
             w = aq_workload(
@@ -189,14 +189,15 @@ class AQGemm(nn.Module):
         # Codes and their GEMMs run on the CPU whatever the model's device (panacea.device).
         cols = self.site.input_matrix(x.to(torch.float32)).cpu()
         codes = encode(cols / self.layer.x_scale, self.layer.x_cb)
-        acc = grouped_matmul(
-            decode(codes, self.layer.x_cb), self.w_levels, groups=self.site.groups, a_range=_GRID, b_range=_GRID
-        )
+        levels = decode(codes, self.layer.x_cb)
+        acc = exact_matmul(levels, self.w_levels, groups=self.site.groups, a_range=_GRID, b_range=_GRID)
         if self.recorder is not None:
             self.recorder.record(self, codes)
-        y = (acc.to(torch.float64) * self.col_scale).to(torch.float32)
+        # float64 scaling, rounded once; into the product's own buffer where it is float32
+        scaled = acc.to(torch.float64, copy=True).mul_(self.col_scale)
+        y = acc.copy_(scaled) if acc.dtype == torch.float32 else scaled.to(torch.float32)
         if self.bias is not None:
-            y = y + self.bias
+            y += self.bias
         return self.site.output_from_matrix(y, x).to(x.device, x.dtype)
 
 

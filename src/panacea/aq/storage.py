@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 from panacea._checks import as_int_matrix, check_int_range, check_values_in
+from panacea._tensors import count_true
 from panacea.aq.codebook import BITS
-from panacea.rle import INDEX_BITS, RleRows, rle_decode, rle_encode
+from panacea.rle import INDEX_BITS, RleRows, rle_decode, rle_encode, rle_row_entries
 
 
 def header_bits(block: int) -> int:
@@ -93,12 +95,12 @@ class BlockStore:
         return self.rows * self.length * self.bits
 
 
-def store(codes: torch.Tensor, bits: int, *, block: int = 64, run_bits: int = 4) -> BlockStore:
-    """Store ``codes [rows, length]`` (values below ``2^bits``), each block in the format the density
-    detector picks."""
+def _blocks(codes: object, bits: int, block: int, run_bits: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """Validated ``codes [rows, length]`` cut into blocks: ``(blocks uint8 [rows * n_blocks, block]
+    zero-padded, real codes per block int64 [rows * n_blocks], rows, length)``."""
     bits = check_int_range("bits", bits, *BITS)
     block = check_int_range("block", block, 1, 1 << 16)
-    run_bits = check_int_range("run_bits", run_bits, *INDEX_BITS)
+    check_int_range("run_bits", run_bits, *INDEX_BITS)
     codes = as_int_matrix("codes", codes)
     check_values_in("codes", codes, 0, 2**bits - 1, f"{bits}-bit codes")
     rows, length = codes.shape
@@ -106,7 +108,13 @@ def store(codes: torch.Tensor, bits: int, *, block: int = 64, run_bits: int = 4)
     blocks = F.pad(codes.to(torch.uint8), (0, n_blocks * block - length)).reshape(rows * n_blocks, block)
     lengths = torch.full((rows, n_blocks), block, dtype=torch.int64)
     lengths[:, -1] = length - (n_blocks - 1) * block
-    lengths = lengths.reshape(-1)
+    return blocks, lengths.reshape(-1), rows, length
+
+
+def store(codes: torch.Tensor, bits: int, *, block: int = 64, run_bits: int = 4) -> BlockStore:
+    """Store ``codes [rows, length]`` (values below ``2^bits``), each block in the format the density
+    detector picks."""
+    blocks, lengths, rows, length = _blocks(codes, bits, block, run_bits)
     nonzero = blocks != 0
     rle = choose_rle(nonzero.sum(1), lengths, bits, run_bits, block)
     real = torch.arange(block)[None, :] < lengths[~rle][:, None]
@@ -116,10 +124,30 @@ def store(codes: torch.Tensor, bits: int, *, block: int = 64, run_bits: int = 4)
         bits=bits,
         block=block,
         run_bits=run_bits,
-        rle=rle.reshape(rows, n_blocks),
+        rle=rle.reshape(rows, -1),
         raw=blocks[~rle][real],
         runs=rle_encode(blocks[rle].unsqueeze(-1), nonzero[rle], index_bits=run_bits),
     )
+
+
+class StoredSize(NamedTuple):
+    """What :func:`stored_size` measures: the stored bits and the nonzero codes."""
+
+    bits: int
+    nonzero: int
+
+
+def stored_size(codes: torch.Tensor, bits: int, *, block: int = 64, run_bits: int = 4) -> StoredSize:
+    """``store(codes, ...).size_bits`` and the nonzero codes, without building the streams: per RLE
+    block only its index entries are counted (:func:`panacea.rle.rle_row_entries`)."""
+    blocks, lengths, _, _ = _blocks(codes, bits, block, run_bits)
+    nonzero = blocks != 0
+    per_block = count_true(nonzero, 1).long()
+    rle = choose_rle(per_block, lengths, bits, run_bits, block)
+    entries = rle_row_entries(nonzero[rle], run_bits)
+    raw = int(lengths[~rle].sum()) * bits
+    rle_bits = int(rle.sum()) * header_bits(block) + int(entries.sum()) * run_bits + int(per_block[rle].sum()) * bits
+    return StoredSize(raw + rle_bits + rle.numel(), int(per_block.sum()))  # + one format flag per block
 
 
 def zero_eliminate(s: BlockStore) -> tuple[torch.Tensor, torch.Tensor]:

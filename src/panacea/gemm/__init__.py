@@ -46,7 +46,16 @@ from panacea.gemm.weights import PackedWeights, as_packed, pack_weights
 from panacea.intmm import grouped_matmul
 from panacea.slicing import act_vector_stored, dbs_truncate, weight_vector_stored
 
-__all__ = ["GemmCounts", "GemmResult", "PackedWeights", "aqs_gemm", "bitslice_gemm", "pack_weights"]
+__all__ = [
+    "GemmCounts",
+    "GemmResult",
+    "PackedWeights",
+    "aqs_counts",
+    "aqs_gemm",
+    "bitslice_counts",
+    "bitslice_gemm",
+    "pack_weights",
+]
 
 Path = Literal["fast", "slice"]
 PATHS = ("fast", "slice")
@@ -71,6 +80,38 @@ def _activations(
     if x.shape[1] % groups:
         raise ValueError(f"groups must divide K={x.shape[1]}, got groups={groups}")
     return x, check_values_in("x_q", x, lo, hi, what)
+
+
+def _aqs_operands(x_q, w_q, zero_point, w_bits, x_bits, lo_bits, vector, index_bits, groups):
+    """Validated operands of an AQS-GEMM: ``(x, x_range, packed w, zero_point, x_bits, lo_bits, shape)``."""
+    x_bits = check_choice("x_bits", x_bits, ACT_BITS)
+    lo_bits = check_choice("lo_bits", lo_bits, LO_BITS)
+    groups = check_int_range("groups", groups, 1, 1 << 20)
+    w = as_packed(w_q, w_bits, vector, index_bits, bits_name="w_bits")
+    x_max = 2**x_bits - 1
+    x, x_range = _activations(x_q, w, groups, 0, x_max, f"unsigned {x_bits}-bit activations")
+    zero_point = check_int_range("zero_point", zero_point, 0, x_max)
+    s = Shape(
+        n=x.shape[0],
+        m=w.shape[0],
+        k=x.shape[1],
+        x_slices=act_slice_count(x_bits),
+        w_slices=w.slices,
+        x_has_top=True,
+        w_has_top=w.slices > 1,
+        groups=groups,
+    )
+    return x, x_range, w, zero_point, x_bits, lo_bits, s
+
+
+def _aqs_counts(s: Shape, x: torch.Tensor, w: PackedWeights, zero_point: int, x_bits: int, lo_bits: int) -> GemmCounts:
+    """The fast path's counts: from the activations' stored-vector mask and the packed weights'."""
+    x_mask = operand_mask(
+        act_vector_stored(x, zero_point, x_bits, lo_bits, w.vector), s.n, w.vector, w.index_bits, rle=True
+    )
+    census = mask_census(s, x_mask, w.mask, x_skipped=True, w_skipped=True)
+    r = zero_point >> ho_shift(x_bits, lo_bits)
+    return assemble(s, census, compensate=r != 0, compressed_storage=True, skipped="both")
 
 
 def aqs_gemm(
@@ -99,45 +140,77 @@ def aqs_gemm(
     GEMMs stacked along K (a grouped convolution in im2col layout), output ``[N, groups * M]``.
     ``path`` picks the fast path or the slice-level one (same results).
     """
-    x_bits = check_choice("x_bits", x_bits, ACT_BITS)
-    lo_bits = check_choice("lo_bits", lo_bits, LO_BITS)
     path = check_option("path", path, PATHS)
+    x, x_range, w, zero_point, x_bits, lo_bits, s = _aqs_operands(
+        x_q, w_q, zero_point, w_bits, x_bits, lo_bits, vector, index_bits, groups
+    )
+    if path == "slice":
+        r = zero_point >> ho_shift(x_bits, lo_bits)
+        out, census = slice_level.aqs(
+            s, x, w.values, r=r, x_bits=x_bits, lo_bits=lo_bits, w_bits=w.bits, vector=w.vector, index_bits=w.index_bits
+        )
+        return GemmResult(out, assemble(s, census, compensate=r != 0, compressed_storage=True, skipped="both"))
+    # x~ drops LSBs; truncation is monotonic, so x~ lies in the truncated bounds of x
+    x_tilde_range = (dbs_truncate(x_range[0], lo_bits, x_bits), dbs_truncate(x_range[1], lo_bits, x_bits))
+    out = grouped_matmul(
+        dbs_truncate(x, lo_bits, x_bits),
+        w.values,
+        groups=s.groups,
+        a_range=x_tilde_range,
+        b_range=w.value_range,
+        b_rowsum=w.row_sums,
+    )
+    return GemmResult(out, _aqs_counts(s, x, w, zero_point, x_bits, lo_bits))
+
+
+def aqs_counts(
+    x_q: torch.Tensor,
+    w_q: torch.Tensor | PackedWeights,
+    zero_point: int,
+    *,
+    w_bits: int | None = None,
+    x_bits: int = 8,
+    lo_bits: int = 4,
+    vector: int | None = None,
+    index_bits: int | None = None,
+    groups: int = 1,
+) -> GemmCounts:
+    """The counts of :func:`aqs_gemm` (same arguments) without its product: for a caller that forms
+    the product another way (quantized inference, which dequantizes it straight away)."""
+    x, _, w, zero_point, x_bits, lo_bits, s = _aqs_operands(
+        x_q, w_q, zero_point, w_bits, x_bits, lo_bits, vector, index_bits, groups
+    )
+    return _aqs_counts(s, x, w, zero_point, x_bits, lo_bits)
+
+
+def _sibia_operands(x_q, w_q, bits, x_bits, vector, index_bits, groups):
+    """Validated operands of Sibia's GEMM: ``(x, x_range, packed w, x_bits, shape)``."""
     groups = check_int_range("groups", groups, 1, 1 << 20)
-    w = as_packed(w_q, w_bits, vector, index_bits, bits_name="w_bits")
-    x_max = 2**x_bits - 1
-    x, x_range = _activations(x_q, w, groups, 0, x_max, f"unsigned {x_bits}-bit activations")
-    zero_point = check_int_range("zero_point", zero_point, 0, x_max)
-    r = zero_point >> ho_shift(x_bits, lo_bits)
+    w = as_packed(w_q, bits, vector, index_bits, bits_name="bits")
+    x_bits = w.bits if x_bits is None else check_choice("x_bits", x_bits, WEIGHT_BITS)
+    q = weight_qmax(x_bits)
+    x, x_range = _activations(x_q, w, groups, -q, q, f"narrow-range signed {x_bits}-bit activations")
+    x_slices = weight_slice_count(x_bits)
     s = Shape(
         n=x.shape[0],
         m=w.shape[0],
         k=x.shape[1],
-        x_slices=act_slice_count(x_bits),
+        x_slices=x_slices,
         w_slices=w.slices,
-        x_has_top=True,
+        x_has_top=x_slices > 1,
         w_has_top=w.slices > 1,
         groups=groups,
     )
-    if path == "fast":
-        # x~ drops LSBs; truncation is monotonic, so x~ lies in the truncated bounds of x
-        x_tilde_range = (dbs_truncate(x_range[0], lo_bits, x_bits), dbs_truncate(x_range[1], lo_bits, x_bits))
-        out = grouped_matmul(
-            dbs_truncate(x, lo_bits, x_bits),
-            w.values,
-            groups=groups,
-            a_range=x_tilde_range,
-            b_range=w.value_range,
-            b_rowsum=w.row_sums,
-        )
-        x_mask = operand_mask(
-            act_vector_stored(x, zero_point, x_bits, lo_bits, w.vector), s.n, w.vector, w.index_bits, rle=True
-        )
-        census = mask_census(s, x_mask, w.mask, x_skipped=True, w_skipped=True)
-    else:
-        out, census = slice_level.aqs(
-            s, x, w.values, r=r, x_bits=x_bits, lo_bits=lo_bits, w_bits=w.bits, vector=w.vector, index_bits=w.index_bits
-        )
-    return GemmResult(out, assemble(s, census, compensate=r != 0, compressed_storage=True, skipped="both"))
+    return x, x_range, w, x_bits, s
+
+
+def _sibia_counts(s: Shape, x: torch.Tensor, w: PackedWeights, x_bits: int) -> GemmCounts:
+    """The fast path's counts: SBR on both operands, the sparser one's stored vectors skipped."""
+    x_stored = weight_vector_stored(x, x_bits, w.vector)  # SBR on both operands
+    skip = slice_level.sibia_skip(x_stored, w.mask.stored)
+    x_mask = operand_mask(x_stored, s.n, w.vector, w.index_bits, rle=skip == "activations")
+    census = mask_census(s, x_mask, w.mask, x_skipped=skip == "activations", w_skipped=skip == "weights")
+    return assemble(s, census, compensate=False, compressed_storage=False, skipped=skip)
 
 
 def bitslice_gemm(
@@ -162,30 +235,26 @@ def bitslice_gemm(
     :func:`aqs_gemm`.
     """
     path = check_option("path", path, PATHS)
-    groups = check_int_range("groups", groups, 1, 1 << 20)
-    w = as_packed(w_q, bits, vector, index_bits, bits_name="bits")
-    x_bits = w.bits if x_bits is None else check_choice("x_bits", x_bits, WEIGHT_BITS)
-    q = weight_qmax(x_bits)
-    x, x_range = _activations(x_q, w, groups, -q, q, f"narrow-range signed {x_bits}-bit activations")
-    x_slices = weight_slice_count(x_bits)
-    s = Shape(
-        n=x.shape[0],
-        m=w.shape[0],
-        k=x.shape[1],
-        x_slices=x_slices,
-        w_slices=w.slices,
-        x_has_top=x_slices > 1,
-        w_has_top=w.slices > 1,
-        groups=groups,
-    )
-    if path == "fast":
-        out = grouped_matmul(x, w.values, groups=groups, a_range=x_range, b_range=w.value_range, b_rowsum=w.row_sums)
-        x_stored = weight_vector_stored(x, x_bits, w.vector)  # SBR on both operands
-        skip = slice_level.sibia_skip(x_stored, w.mask.stored)
-        x_mask = operand_mask(x_stored, s.n, w.vector, w.index_bits, rle=skip == "activations")
-        census = mask_census(s, x_mask, w.mask, x_skipped=skip == "activations", w_skipped=skip == "weights")
-    else:
+    x, x_range, w, x_bits, s = _sibia_operands(x_q, w_q, bits, x_bits, vector, index_bits, groups)
+    if path == "slice":
         out, census, skip = slice_level.sibia(
             s, x, w.values, x_bits=x_bits, w_bits=w.bits, vector=w.vector, index_bits=w.index_bits
         )
-    return GemmResult(out, assemble(s, census, compensate=False, compressed_storage=False, skipped=skip))
+        return GemmResult(out, assemble(s, census, compensate=False, compressed_storage=False, skipped=skip))
+    out = grouped_matmul(x, w.values, groups=s.groups, a_range=x_range, b_range=w.value_range, b_rowsum=w.row_sums)
+    return GemmResult(out, _sibia_counts(s, x, w, x_bits))
+
+
+def bitslice_counts(
+    x_q: torch.Tensor,
+    w_q: torch.Tensor | PackedWeights,
+    *,
+    bits: int | None = None,
+    x_bits: int | None = None,
+    vector: int | None = None,
+    index_bits: int | None = None,
+    groups: int = 1,
+) -> GemmCounts:
+    """The counts of :func:`bitslice_gemm` (same arguments) without its product."""
+    x, _, w, x_bits, s = _sibia_operands(x_q, w_q, bits, x_bits, vector, index_bits, groups)
+    return _sibia_counts(s, x, w, x_bits)

@@ -55,15 +55,18 @@ class LayerCapture:
 
 
 def _compressible_act_slices(x_q: torch.Tensor, module: QuantizedGemm) -> int:
-    """Activation elements whose top slice is compressible (equal to ``r``; zero for Sibia)."""
+    """Activation elements whose top slice is compressible (equal to ``r``; zero for Sibia).
+
+    Every step works in place on one temporary: a fresh boolean tensor per step costs more than the
+    step (its pages are faulted in anew on every call)."""
     layer = module.layer
-    if layer.symmetric:
-        bits = sym_act_bits(layer.x_bits)
-        lo, hi = sbr_zero_top_range(bits)
-        return int(((x_q >= lo) & (x_q <= hi)).sum())
-    hs = ho_shift(layer.x_bits, layer.lo_bits)
-    base = (layer.zero_point >> hs) << hs
-    return int(((x_q.to(torch.int32) ^ base) < (1 << hs)).sum())
+    if layer.symmetric:  # the top SBR slice is zero exactly inside [lo, hi]: |2x - (lo + hi)| <= hi - lo
+        lo, hi = sbr_zero_top_range(sym_act_bits(layer.x_bits))
+        t = x_q.to(torch.int16).mul_(2).sub_(lo + hi).abs_().le_(hi - lo)
+    else:  # x >> ho_shift == r exactly when x ^ (r << ho_shift) < 2^ho_shift
+        hs = ho_shift(layer.x_bits, layer.lo_bits)
+        t = (x_q ^ ((layer.zero_point >> hs) << hs)).lt_(1 << hs)
+    return int(torch.count_nonzero(t))
 
 
 def fig18_variants(module: QuantizedGemm, x_q: torch.Tensor) -> dict[str, Workload]:

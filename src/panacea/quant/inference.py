@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from panacea.formats import weight_qmax
-from panacea.gemm import GemmCounts, PackedWeights, aqs_gemm, bitslice_gemm, pack_weights
-from panacea.intmm import grouped_matmul
+from panacea.gemm import GemmCounts, PackedWeights, aqs_counts, bitslice_counts, pack_weights
+from panacea.intmm import exact_matmul
 from panacea.models.gemms import GemmSite, find_gemms
 from panacea.quant.dbs import dbs_truncation_bias
 from panacea.quant.recipe import LayerRecipe, QuantRecipe, sym_act_bits
@@ -32,27 +32,49 @@ from panacea.slicing import dbs_truncate
 
 
 def dequantize_gemm(
-    acc: torch.Tensor, layer: LayerRecipe, row_sums: torch.Tensor, w_scale: torch.Tensor
+    acc: torch.Tensor,
+    layer: LayerRecipe,
+    row_sums: torch.Tensor,
+    w_scale: torch.Tensor,
+    *,
+    centred: bool = False,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Float32 result of an integer GEMM ``acc[N, C]`` (per output column: ``row_sums[C]`` = the
-    integer weights' sums, ``w_scale[C]``), with the zero-point and DBS terms folded in."""
+    integer weights' sums, ``w_scale[C]``), with the zero-point and DBS terms folded in.
+
+    ``acc`` holds exact integers in any dtype (int32, int64, float32, float64); ``centred``: it is
+    already ``(x_q - zero_point) W^T`` (:func:`panacea.intmm.exact_matmul` with the zero point as
+    offset). The arithmetic is float64 whatever the dtype, rounded to float32 once, written into
+    ``out`` when given (it may be ``acc`` itself).
+    """
     scale = layer.x_scale * w_scale.to(torch.float64)
-    if layer.symmetric:
-        return (acc.to(torch.float64) * scale).to(torch.float32)
-    centred = (acc - layer.zero_point * row_sums).to(torch.float64)
-    bias = dbs_truncation_bias(layer.lo_bits)
-    if bias:
-        centred += bias * row_sums.to(torch.float64)
-    return (centred * scale).to(torch.float32)
+    y = acc.to(torch.float64, copy=True)
+    if not layer.symmetric:
+        if not centred:
+            y -= (layer.zero_point * row_sums).to(torch.float64)
+        bias = dbs_truncation_bias(layer.lo_bits)
+        if bias:
+            y += bias * row_sums.to(torch.float64)
+    y *= scale
+    return y.to(torch.float32) if out is None else out.copy_(y)
+
+
+def _dequantized_into(acc: torch.Tensor, layer: LayerRecipe, row_sums: torch.Tensor, w_scale: torch.Tensor):
+    """:func:`dequantize_gemm` of a centred product that is a temporary: written into it when it
+    is float32."""
+    return dequantize_gemm(acc, layer, row_sums, w_scale, centred=True, out=acc if acc.dtype == torch.float32 else None)
 
 
 def quantize_input(cols: torch.Tensor, layer: LayerRecipe) -> torch.Tensor:
     """The activation integers the hardware receives: asymmetric with DBS truncation, or symmetric."""
+    t = cols / layer.x_scale  # a temporary of its own: the steps below work in place
+    t.round_()
     if layer.symmetric:
         q = layer.x_qmax
-        return torch.clamp(torch.round(cols / layer.x_scale), -q, q).to(torch.int8 if q < 128 else torch.int16)
-    x_q = torch.clamp(torch.round(cols / layer.x_scale) + layer.zero_point, 0, layer.x_qmax)
-    return dbs_truncate(x_q.to(torch.uint8 if layer.x_bits == 8 else torch.int16), layer.lo_bits, layer.x_bits)
+        return t.clamp_(-q, q).to(torch.int8 if q < 128 else torch.int16)
+    x_q = t.add_(layer.zero_point).clamp_(0, layer.x_qmax).to(torch.uint8 if layer.x_bits == 8 else torch.int16)
+    return dbs_truncate(x_q, layer.lo_bits, layer.x_bits)
 
 
 class QuantizedGemm(nn.Module):
@@ -101,52 +123,43 @@ class QuantizedGemm(nn.Module):
             )
         return self._packed
 
-    def bitslice_forward(self, x_q: torch.Tensor) -> tuple[torch.Tensor, GemmCounts]:
-        """The float result through the accelerator's bit-slice GEMM, and that GEMM's counts
-        (``x_q`` on the CPU, where the bit-slice GEMMs run)."""
+    def counts(self, x_q: torch.Tensor) -> GemmCounts:
+        """The counts of the accelerator's bit-slice GEMM on ``x_q`` (on the CPU, where the bit-slice
+        GEMMs run): the AQS-GEMM for asymmetric activations, Sibia's for symmetric ones."""
         layer = self.layer
         if layer.symmetric:
-            res = bitslice_gemm(x_q, self.packed, x_bits=sym_act_bits(layer.x_bits), groups=layer.groups)
-        else:
-            res = aqs_gemm(
-                x_q, self.packed, layer.zero_point, x_bits=layer.x_bits, lo_bits=layer.lo_bits, groups=layer.groups
-            )
-        if layer.groups > 1 or len(self._parts) == 1:
-            sums, scale = (
-                (self._row_sums, self._col_scale) if layer.groups > 1 else (self._part_sums[0], self.w_scale[:, 0])
-            )
-            return dequantize_gemm(res.output, layer, sums.cpu(), scale.cpu()), res.counts
-        return self._dequantized(x_q), res.counts
+            return bitslice_counts(x_q, self.packed, x_bits=sym_act_bits(layer.x_bits), groups=layer.groups)
+        return aqs_counts(
+            x_q, self.packed, layer.zero_point, x_bits=layer.x_bits, lo_bits=layer.lo_bits, groups=layer.groups
+        )
 
     def _dequantized(self, x_q: torch.Tensor) -> torch.Tensor:
-        """The float result through the exact integer GEMM, on ``x_q``'s device."""
+        """The float result through the exact integer GEMM, on ``x_q``'s device: the GEMM forms
+        ``(x_q - z) W^T`` directly, and its product is dequantized in its own buffer where it is
+        float32 (a temporary of this call)."""
         layer, device = self.layer, x_q.device
         w_q, w_scale = self.w_q.to(device), self.w_scale.to(device)
+        ranges = dict(a_range=self._x_range, b_range=self._w_range, offset=0 if layer.symmetric else layer.zero_point)
         if layer.groups > 1:
-            acc = grouped_matmul(x_q, w_q, groups=layer.groups, a_range=self._x_range, b_range=self._w_range)
-            return dequantize_gemm(acc, layer, self._row_sums.to(device), self._col_scale.to(device))
+            acc = exact_matmul(x_q, w_q, groups=layer.groups, **ranges)
+            return _dequantized_into(acc, layer, self._row_sums.to(device), self._col_scale.to(device))
         y = None
         for j, (part, sums) in enumerate(zip(self._parts, self._part_sums, strict=True)):
             sums = sums.to(device)
-            acc = grouped_matmul(
-                x_q[:, part], w_q[:, part], groups=1, a_range=self._x_range, b_range=self._w_range, b_rowsum=sums
-            )
-            term = dequantize_gemm(acc, layer, sums, w_scale[:, j])
-            y = term if y is None else y + term
+            acc = exact_matmul(x_q[:, part], w_q[:, part], b_rowsum=sums, **ranges)
+            term = _dequantized_into(acc, layer, sums, w_scale[:, j])
+            y = term if y is None else y.add_(term)
         return y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cols = self.site.input_matrix(x.to(torch.float32))
         x_q = quantize_input(cols, self.layer)
+        y = self._dequantized(x_q)
         if self.recorder is not None:
             x_cpu = x_q.cpu()
-            y, counts = self.bitslice_forward(x_cpu)
-            self.recorder.record(self, x_cpu, counts)
-            y = y.to(x_q.device)
-        else:
-            y = self._dequantized(x_q)
+            self.recorder.record(self, x_cpu, self.counts(x_cpu))
         if self.bias is not None:
-            y = y + self.bias
+            y += self.bias
         return self.site.output_from_matrix(y, x).to(x.dtype)
 
 
