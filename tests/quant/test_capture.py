@@ -7,15 +7,25 @@ import torch
 from tiny_models import tiny_llama, token_batches
 
 import panacea
-from panacea.quant import CalibrationConfig, calibrate, capture, quantized
+from panacea.quant import CalibrationConfig, LayerOverride, calibrate, capture, quantized
 from panacea.quant.inference import quantize_input
+from panacea.quant.recipe import sym_act_bits
+from panacea.slicing import act_vector_stored, ho_shift, sbr_zero_top_range, weight_vector_stored
 
 
+def _config(scheme: str, x_bits: int) -> CalibrationConfig:
+    """The scheme with every layer's activations at ``x_bits`` (12: int16 integers, 10-bit for Sibia)."""
+    overrides = (LayerOverride(pattern="*", x_bits=12),) if x_bits == 12 else ()
+    if scheme == "asym":
+        return CalibrationConfig(overrides=overrides)
+    return CalibrationConfig(scheme="sym", zpm="off", dbs=False, overrides=overrides)
+
+
+@pytest.mark.parametrize("x_bits", [8, 12])
 @pytest.mark.parametrize("scheme", ["asym", "sym"])
-def test_capture_records_every_layer_and_call(scheme):
+def test_capture_records_every_layer_and_call(scheme, x_bits):
     model = tiny_llama()
-    config = CalibrationConfig() if scheme == "asym" else CalibrationConfig(scheme="sym", zpm="off", dbs=False)
-    recipe = calibrate(model, token_batches(96), config)
+    recipe = calibrate(model, token_batches(96), _config(scheme, x_bits))
     batches = token_batches(96, 2, seed=3)
     inputs: dict[str, list[torch.Tensor]] = {}
     with torch.no_grad(), quantized(model, recipe):
@@ -33,19 +43,28 @@ def test_capture_records_every_layer_and_call(scheme):
     for name, cap in rec.layers.items():
         module = mods[name]
         assert cap.calls == 2 and cap.tokens == 2 * 2 * 16
-        per_call = []
+        layer = module.layer
+        per_call, stored, compressible = [], [], 0
         for x in inputs[name]:
-            x_q = quantize_input(module.site.input_matrix(x), module.layer)
+            x_q = quantize_input(module.site.input_matrix(x), layer)
             if scheme == "asym":
-                per_call.append(
-                    panacea.aqs_gemm(x_q, module.packed, module.layer.zero_point, lo_bits=module.layer.lo_bits).counts
-                )
+                res = panacea.aqs_gemm(x_q, module.packed, layer.zero_point, x_bits=x_bits, lo_bits=layer.lo_bits)
+                stored.append(act_vector_stored(x_q, layer.zero_point, x_bits, layer.lo_bits))
+                top = ho_shift(x_bits, layer.lo_bits)
+                compressible += int(((x_q >> top) == (layer.zero_point >> top)).sum())
             else:
-                per_call.append(panacea.bitslice_gemm(x_q, module.packed, x_bits=7).counts)
+                res = panacea.bitslice_gemm(x_q, module.packed, x_bits=sym_act_bits(x_bits))
+                stored.append(weight_vector_stored(x_q, sym_act_bits(x_bits)))
+                lo, hi = sbr_zero_top_range(sym_act_bits(x_bits))
+                compressible += int(((x_q >= lo) & (x_q <= hi)).sum())
+            per_call.append(res.counts)
         assert cap.workload.counts == per_call[0]
+        assert torch.equal(cap.workload.act_stored, stored[0])  # the first call's integers, as they were
+        assert cap.act_slices_compressed == compressible
         assert cap.counts == per_call[0] + per_call[1]
         w = cap.workload
-        assert (w.n, w.k, w.m, w.groups) == (32, module.layer.k, module.layer.m, 1)
+        w_x_bits = sym_act_bits(x_bits) if scheme == "sym" else x_bits
+        assert (w.n, w.k, w.m, w.groups, w.x_bits) == (32, layer.k, layer.m, 1, w_x_bits)
         assert w.act_stored.shape == (8, w.k) and w.act_stored.numel() == w.counts.act_vectors
         assert w.counts.act_vectors - int(w.act_stored.sum()) == w.counts.act_vectors_compressed
         assert 0.0 <= cap.act_slice_sparsity <= 1.0 and 0.0 <= cap.weight_slice_sparsity <= 1.0

@@ -62,7 +62,7 @@ def _compressible_act_slices(x_q: torch.Tensor, module: QuantizedGemm) -> int:
     layer = module.layer
     if layer.symmetric:  # the top SBR slice is zero exactly inside [lo, hi]: |2x - (lo + hi)| <= hi - lo
         lo, hi = sbr_zero_top_range(sym_act_bits(layer.x_bits))
-        t = x_q.to(torch.int16).mul_(2).sub_(lo + hi).abs_().le_(hi - lo)
+        t = x_q.to(torch.int16, copy=True).mul_(2).sub_(lo + hi).abs_().le_(hi - lo)
     else:  # x >> ho_shift == r exactly when x ^ (r << ho_shift) < 2^ho_shift
         hs = ho_shift(layer.x_bits, layer.lo_bits)
         t = (x_q ^ ((layer.zero_point >> hs) << hs)).lt_(1 << hs)
