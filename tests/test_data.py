@@ -33,6 +33,19 @@ def test_wikipedia_and_news_text():
     assert len(news_text()) > 300_000
 
 
+def test_wikipedia_text_is_kept_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PANACEA_CACHE", str(tmp_path / "cache"))
+    text = wikipedia_text()
+    (kept,) = (tmp_path / "cache").glob("wikipedia-*.txt")
+    assert kept.read_text(encoding="utf-8") == text
+    kept.write_text("kept", encoding="utf-8")
+    assert wikipedia_text() == "kept"  # read from the cache, not extracted again
+    kept.write_bytes(b"\xff\xfe not UTF-8")
+    assert wikipedia_text() == text and kept.read_text(encoding="utf-8") == text  # damaged: extracted again
+    monkeypatch.setenv("PANACEA_CACHE", str(kept))  # a file where the directory should be
+    assert wikipedia_text() == text
+
+
 def test_prefix_tokenization_matches_the_whole_text(tokenizer):
     text = news_text()
     full = tokenize(tokenizer, text)

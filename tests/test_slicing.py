@@ -20,6 +20,7 @@ from panacea.slicing import (
     sbr_reconstruct,
     sbr_slice_shifts,
     sbr_slices,
+    sbr_zero_top_count,
     sbr_zero_top_range,
     to_vectors,
     vector_lanes,
@@ -55,6 +56,9 @@ def test_sbr_every_weight(bits):
     if n > 1:
         lo, hi = sbr_zero_top_range(bits)
         assert torch.equal(s[0] == 0, (w >= lo) & (w <= hi))
+        for dtype in (torch.int8, torch.int16, torch.int32) if bits == 7 else (torch.int16, torch.int32):
+            t = w.to(dtype)
+            assert sbr_zero_top_count(t, bits) == int((s[0] == 0).sum()) and torch.equal(t, w.to(dtype))  # t kept
     assert sum(sbr_slice_shifts(bits)) == 3 * n * (n - 1) // 2
 
 

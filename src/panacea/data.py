@@ -16,34 +16,52 @@ Offline (shipped inside PyPI packages):
 from __future__ import annotations
 
 import bz2
+import hashlib
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from panacea._io import read_text
-from panacea.models.loaders import ModelNotAvailable
+from panacea._io import atomic_write, read_text
+from panacea.models.loaders import ModelNotAvailable, cache_dir
 
 _WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 IMAGE_NAMES = ("astronaut", "cat", "chelsea", "coffee", "hubble_deep_field", "immunohistochemistry", "retina", "rocket")
 
 
 def _gensim_path(name: str) -> str:
-    if importlib.util.find_spec("gensim") is None:
+    """A file of gensim's test data (``gensim.test.utils.datapath``), found without importing gensim
+    (half a second)."""
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or not spec.submodule_search_locations:
         raise ModelNotAvailable("gensim is not installed: run `make demo` (or `pip install gensim`)")
-    from gensim.test.utils import datapath
-
-    return datapath(name)
+    return str(Path(spec.submodule_search_locations[0]) / "test" / "test_data" / name)
 
 
 def wikipedia_text() -> str:
-    """The articles of gensim's Wikipedia test dump, markup stripped, joined by blank lines."""
+    """The articles of gensim's Wikipedia test dump, markup stripped, joined by blank lines.
+
+    Extracting them takes seconds, so the text is kept in the cache directory (``$PANACEA_CACHE``,
+    as the converted models are) under the dump's SHA-256, and read from there by later runs.
+    """
+    dump = Path(_gensim_path(_WIKI_DUMP))
+    kept = cache_dir() / f"wikipedia-{hashlib.sha256(dump.read_bytes()).hexdigest()[:16]}.txt"
+    try:
+        return kept.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
     from gensim.corpora.wikicorpus import extract_pages, filter_wiki
 
-    with bz2.open(_gensim_path(_WIKI_DUMP), "rb") as f:
+    with bz2.open(dump, "rb") as f:
         texts = [filter_wiki(text) for _, text, _ in extract_pages(f) if not text.lower().startswith("#redirect")]
-    return "\n\n".join(texts)
+    text = "\n\n".join(texts)
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(kept, text.encode("utf-8"))
+    except OSError:  # a read-only cache directory: extracted again next time
+        pass
+    return text
 
 
 def news_text() -> str:

@@ -290,8 +290,10 @@ def _load_metrics(path: Path) -> dict[str, float]:
         raise invalid_file(path, err) from err
 
 
-def _cost_record(name: str, model: hw.CostModel, scheme: str, variant: str, workloads: list[Workload]) -> CostRecord:
-    per_layer = [model.run(w) for w in workloads]
+def _cost_record(
+    name: str, model: hw.CostModel, scheme: str, variant: str, workloads: list[Workload], per_layer: list[hw.Cost]
+) -> CostRecord:
+    """The record of ``model`` on ``workloads``, from each one's cost (``model.run(w)``)."""
     total = reduce(lambda a, b: a + b, per_layer)
     return CostRecord(
         accelerator=name,
@@ -360,12 +362,23 @@ def cost_runs(
                 runs.append((name, model, s, "sym-on-panacea", captures[s]["sym-on-panacea"]))
         else:
             runs += [(name, model, s, "", captures[s]["main"]) for s in mine]
-    records = []
-    for i, job in enumerate(runs):
-        records.append(_cost_record(*job))
-        if progress:
-            progress("cost", i + 1, len(runs))
-    return records
+    # Runs of the same workloads are costed workload by workload across their designs, which then
+    # share each workload's slice tiles (hw.run_together); each design still sees its workloads in
+    # the order of the list above, so its mapping choices, and every cost, are those of a run alone.
+    per_layer: list[list[hw.Cost]] = [[] for _ in runs]
+    sharing: dict[int, list[int]] = {}
+    for i, (*_, workloads) in enumerate(runs):
+        sharing.setdefault(id(workloads), []).append(i)
+    done = 0
+    for members in sharing.values():
+        for w in runs[members[0]][4]:
+            for i in members:
+                per_layer[i].append(runs[i][1].run(w))
+        for _ in members:
+            done += 1
+            if progress:
+                progress("cost", done, len(runs))
+    return [_cost_record(*job, costs) for job, costs in zip(runs, per_layer, strict=True)]
 
 
 @dataclass

@@ -50,6 +50,7 @@ __all__ = [
     "sbr_reconstruct",
     "sbr_slice_shifts",
     "sbr_slices",
+    "sbr_zero_top_count",
     "sbr_zero_top_range",
     "to_vectors",
     "vector_lanes",
@@ -212,6 +213,14 @@ def weight_vector_stored(w_q: torch.Tensor, bits: int = 7, vector: int = 4) -> t
     q = 2 ** (bits - 1) - 1
     w = _fits(w_q, 2 * q + abs(lo + hi))
     return vector_reduce((w * 2 - (lo + hi)).abs_(), vector) > hi - lo
+
+
+def sbr_zero_top_count(t: torch.Tensor, bits: int) -> int:
+    """How many of the signed ``bits``-bit values ``t`` have a zero top SBR slice (lie in
+    :func:`sbr_zero_top_range`), by ``|2t - (lo + hi)| <= hi - lo`` in place on one int16 copy (a
+    fresh tensor per step would cost more than the step)."""
+    lo, hi = sbr_zero_top_range(bits)
+    return int(torch.count_nonzero(t.to(torch.int16, copy=True).mul_(2).sub_(lo + hi).abs_().le_(hi - lo)))
 
 
 def act_vector_stored(

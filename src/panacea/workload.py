@@ -25,9 +25,9 @@ from panacea._checks import check_choice, check_fraction, check_int_range, check
 from panacea._io import atomic_write
 from panacea.aq.arith import serial_operand
 from panacea.aq.codebook import Codebook
-from panacea.aq.storage import store
+from panacea.aq.storage import stored_size
 from panacea.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, act_slice_count, ho_shift, weight_slice_count
-from panacea.gemm import GemmCounts, PackedWeights, aqs_gemm, bitslice_gemm
+from panacea.gemm import GemmCounts, PackedWeights, aqs_counts, bitslice_counts
 from panacea.gemm.counts import Shape, assemble
 from panacea.gemm.masks import mask_census, operand_mask
 from panacea.gemm.slice_level import sibia_skip
@@ -121,7 +121,7 @@ def aq_workload(
     name: str = "gemm",
 ) -> AQWorkload:
     """The :class:`AQWorkload` of codes ``x_codes [N, groups * K]`` and ``w_codes [M, groups * K]``."""
-    xs, ws = (store(c, cb.bits, block=block, run_bits=run_bits) for c, cb in ((x_codes, x_cb), (w_codes, w_cb)))
+    xs, ws = (stored_size(c, cb.bits, block=block, run_bits=run_bits) for c, cb in ((x_codes, x_cb), (w_codes, w_cb)))
     return AQWorkload(
         name=name,
         n=x_codes.shape[0],
@@ -132,14 +132,14 @@ def aq_workload(
         w_bits=w_cb.bits,
         x_steps=x_cb.steps,
         w_steps=w_cb.steps,
-        x_nonzero=int((x_codes != 0).sum()),
-        w_nonzero=int((w_codes != 0).sum()),
-        x_entries=xs.runs.index.numel(),
-        w_entries=ws.runs.index.numel(),
+        x_nonzero=xs.nonzero,
+        w_nonzero=ws.nonzero,
+        x_entries=xs.entries,
+        w_entries=ws.entries,
         block=block,
         run_bits=run_bits,
-        x_row_bits=xs.row_bits(),
-        w_row_bits=ws.row_bits(),
+        x_row_bits=xs.row_bits,
+        w_row_bits=ws.row_bits,
     )
 
 
@@ -157,18 +157,18 @@ def gemm_workload(
     name: str = "gemm",
 ) -> Workload:
     """The workload of one integer GEMM, with the counts of the GEMM itself: asymmetric
-    (:func:`~panacea.gemm.aqs_gemm`, ``x_bits`` default 8) when ``zero_point`` is given, else
-    symmetric (:func:`~panacea.gemm.bitslice_gemm`, ``x_bits`` default ``w_bits``). Arguments as
+    (:func:`~panacea.gemm.aqs_counts`, ``x_bits`` default 8) when ``zero_point`` is given, else
+    symmetric (:func:`~panacea.gemm.bitslice_counts`, ``x_bits`` default ``w_bits``). Arguments as
     those functions take them; ``x_q[N, groups * K]``, ``w_q[M, groups * K]`` (or packed: its
     masks are shared, not computed again)."""
     opts = dict(vector=vector, index_bits=index_bits, groups=groups)
     if zero_point is None:
         x_bits = w_bits if x_bits is None else x_bits
-        res = bitslice_gemm(x_q, w_q, bits=w_bits, x_bits=x_bits, **opts)
+        counts = bitslice_counts(x_q, w_q, bits=w_bits, x_bits=x_bits, **opts)
         act_stored = weight_vector_stored(x_q, x_bits, vector)
     else:
         x_bits = 8 if x_bits is None else x_bits
-        res = aqs_gemm(x_q, w_q, zero_point, w_bits=w_bits, x_bits=x_bits, lo_bits=lo_bits, **opts)
+        counts = aqs_counts(x_q, w_q, zero_point, w_bits=w_bits, x_bits=x_bits, lo_bits=lo_bits, **opts)
         act_stored = act_vector_stored(x_q, zero_point, x_bits, lo_bits, vector)
     return Workload(
         name=name,
@@ -185,7 +185,7 @@ def gemm_workload(
         index_bits=index_bits,
         act_stored=act_stored,
         weight_stored=w_q.mask.stored if isinstance(w_q, PackedWeights) else weight_vector_stored(w_q, w_bits, vector),
-        counts=res.counts,
+        counts=counts,
     )
 
 

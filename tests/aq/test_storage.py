@@ -73,7 +73,9 @@ def test_round_trip_is_exact_and_bits_are_counted(rows, length, bits, block, run
     expected += s.runs.index.numel() * run_bits + int((codes != 0).sum() - (s.raw != 0).sum()) * bits
     assert s.size_bits == expected and int(s.row_bits().sum()) == expected
     assert s.raw.numel() <= raw_blocks * block
-    assert stored_size(codes, bits, block=block, run_bits=run_bits) == (expected, int((codes != 0).sum()))
+    size = stored_size(codes, bits, block=block, run_bits=run_bits)
+    assert size.bits == expected and torch.equal(size.row_bits, s.row_bits())
+    assert size.entries == s.runs.index.numel() and size.nonzero == int((codes != 0).sum())
 
 
 def test_bad_input_is_refused():

@@ -238,7 +238,7 @@ def test_search_counts_from_kept_extremes_equal_counting_every_candidate(rows, v
     x = torch.randn(rows, 6, generator=gen) * float(torch.rand(1, generator=gen) * 3)
     x[torch.rand(rows, 6, generator=gen) < 0.3] = 0.0  # runs of exact zeros: compressible vectors
     site = find_gemms(nn.Sequential(nn.Linear(6, 2))).sites[0]
-    extremes = _Extremes({site.name: {vector: 1}})
+    extremes = _Extremes([site], {site.name: {vector: 1}})
     extremes(site, x)
     base = min(bin_index * width, qmax + 1 - width)
     search = _Search(site.name, scale, base, width, qmax, vector, 1)

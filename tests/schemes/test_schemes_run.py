@@ -105,3 +105,29 @@ def test_fig19_four_bit_weights_on_both_bit_slice_designs(tiny_dir, tmp_path):
     assert table.rows[1][3] == f"{p4.energy_j / q4.energy_j:.2f}"
     assert table.rows[1][4] == f"{q4.seconds / p4.seconds:.2f}x"
     assert "Fig. 19" in (out / "report.md").read_text() and "Fig. 19" in result.output
+
+
+def test_one_observing_pass_calibrates_every_scheme_as_alone():
+    """Bit-slice and arbitrary schemes calibrated together (one observing pass) get the recipes and
+    codebooks each gets alone."""
+    import torch
+    from tiny_models import tiny_llama, token_batches
+
+    from panacea.aq.quantize import calibrate_aq
+    from panacea.quant import calibrate_many
+    from panacea.schemes import load_profile, load_schemes, resolve
+    from panacea.schemes.run import calibrate
+
+    model, batches = tiny_llama(), token_batches(96, 3)
+    schemes = [resolve(s, load_profile("accurate"), "llama") for s in load_schemes(("zpm", "dbs", "aq"))]
+    together = calibrate(model, batches, schemes)
+    alone = calibrate_many(model, batches, {s.name: s.calibration for s in schemes[:2]})
+    alone["aq"] = calibrate_aq(model, batches, schemes[2].calibration)
+    for name in ("zpm", "dbs"):
+        assert together[name].layers == alone[name].layers
+        assert all(torch.equal(together[name].tensors[k], v) for k, v in alone[name].tensors.items())
+    assert together["aq"].keys() == alone["aq"].keys()
+    for name, layer in alone["aq"].items():
+        got = together["aq"][name]
+        assert got.x_scale == layer.x_scale and torch.equal(got.x_cb.levels, layer.x_cb.levels)
+        assert torch.equal(got.w_cb.levels, layer.w_cb.levels) and torch.equal(got.w_codes, layer.w_codes)

@@ -31,7 +31,7 @@ from panacea.aq.codebook import KINDS, LEVEL_MAX, LEVEL_MIN, Codebook, decode, e
 from panacea.aq.storage import stored_size
 from panacea.intmm import exact_matmul
 from panacea.models.gemms import GemmSite, find_gemms
-from panacea.models.run import Batch, as_batches, inference, input_hooks, output_head_needed, run
+from panacea.models.run import Batch, as_batches, observe
 from panacea.quant.inference import swap_module
 from panacea.workload import AQWorkload, aq_workload
 
@@ -87,7 +87,9 @@ def _subsample(values: torch.Tensor, count: int, gen: torch.Generator) -> torch.
 
 def _layer(site: GemmSite, x_samples: torch.Tensor, c: AQConfig, gen: torch.Generator) -> AQLayer:
     x = x_samples.to(torch.float64)
-    x_scale = scale_for(float(torch.quantile(x.abs(), c.x_percentile / 100)))
+    # the 100th percentile is the largest value (what torch.quantile returns for it, without its sort)
+    top = x.abs().max() if c.x_percentile == 100 else torch.quantile(x.abs(), c.x_percentile / 100)
+    x_scale = scale_for(float(top))
     x_cb = make(c.x_codebook, c.x_bits, (x / x_scale).clamp(*_GRID))
     g, m, k = site.groups, site.m, site.k
     w = site.weight_matrix().cpu().to(torch.float64).reshape(m, g, k)
@@ -98,6 +100,35 @@ def _layer(site: GemmSite, x_samples: torch.Tensor, c: AQConfig, gen: torch.Gene
     return AQLayer(site.name, x_cb, x_scale, w_cb, encode(u, w_cb), w_scale)
 
 
+class AQSamples:
+    """The calibration of :func:`calibrate_aq` in two steps: an observer of a forward pass
+    (:func:`panacea.models.run.observe`, which it can share with another calibration) keeping a
+    subsample of every GEMM input, then :meth:`layers`, the codebooks fitted to them."""
+
+    def __init__(self, model: nn.Module, batches: int, config: AQConfig | None = None):
+        self.config = c = config or AQConfig()
+        self.sites = find_gemms(model, skip=c.skip).sites
+        if not self.sites:
+            raise ValueError("the model has no GEMM to quantize (nn.Linear, Conv1D, nn.Conv2d) outside skip")
+        self._gen = torch.Generator().manual_seed(c.seed)
+        self._per_batch = max(1, c.samples // batches)
+        self._samples: dict[str, list[torch.Tensor]] = {}
+
+    def __call__(self, site: GemmSite, x: torch.Tensor) -> None:
+        cols = site.input_matrix(x.detach().float()).cpu()  # codebooks are fitted on the CPU (panacea.device)
+        self._samples.setdefault(site.name, []).append(_subsample(cols, self._per_batch, self._gen))
+
+    def next_batch(self) -> None:
+        pass
+
+    def layers(self) -> dict[str, AQLayer]:
+        """Every GEMM's codebooks, fitted to the samples of the pass."""
+        missing = [s.name for s in self.sites if s.name not in self._samples]
+        if missing:
+            raise ValueError(f"GEMMs never ran on the calibration batches: {missing[:5]}")
+        return {s.name: _layer(s, torch.cat(self._samples[s.name]), self.config, self._gen) for s in self.sites}
+
+
 def calibrate_aq(
     model: nn.Module,
     batches: Iterable[Batch],
@@ -106,28 +137,10 @@ def calibrate_aq(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, AQLayer]:
     """Fit the codebooks of every GEMM of ``model`` on ``batches`` (module docstring)."""
-    c = config or AQConfig()
     batches = as_batches(batches)
-    sites = find_gemms(model, skip=c.skip).sites
-    if not sites:
-        raise ValueError("the model has no GEMM to quantize (nn.Linear, Conv1D, nn.Conv2d) outside skip")
-    gen = torch.Generator().manual_seed(c.seed)
-    per_batch = max(1, c.samples // len(batches))
-    samples: dict[str, list[torch.Tensor]] = {}
-
-    def observe(site: GemmSite, x: torch.Tensor) -> None:
-        cols = site.input_matrix(x.detach().float()).cpu()  # codebooks are fitted on the CPU (panacea.device)
-        samples.setdefault(site.name, []).append(_subsample(cols, per_batch, gen))
-
-    with inference(model), input_hooks(sites, observe):
-        for i, b in enumerate(batches):
-            run(model, b, logits=output_head_needed(model, sites))
-            if progress:
-                progress("aq calibration", i + 1, len(batches))
-    missing = [s.name for s in sites if s.name not in samples]
-    if missing:
-        raise ValueError(f"GEMMs never ran on the calibration batches: {missing[:5]}")
-    return {s.name: _layer(s, torch.cat(samples[s.name]), c, gen) for s in sites}
+    samples = AQSamples(model, len(batches), config)
+    observe(model, batches, [samples], progress)
+    return samples.layers()
 
 
 @dataclass
@@ -148,8 +161,6 @@ class AQRecorder:
 
     def record(self, module: AQGemm, codes: torch.Tensor) -> None:
         layer = module.layer
-        size = stored_size(codes, layer.x_cb.bits, block=self.block, run_bits=self.run_bits)
-        zeros, stored = codes.numel() - size.nonzero, size.bits
         seen = self.layers.get(layer.name)
         if seen is None:
             w = aq_workload(
@@ -162,12 +173,14 @@ class AQRecorder:
                 run_bits=self.run_bits,
                 name=layer.name,
             )
-            self.layers[layer.name] = AQCapture(w, 1, codes.numel(), zeros, stored)
+            stored = int(w.x_row_bits.sum())
+            self.layers[layer.name] = AQCapture(w, 1, codes.numel(), codes.numel() - w.x_nonzero, stored)
         else:
+            size = stored_size(codes, layer.x_cb.bits, block=self.block, run_bits=self.run_bits)
             seen.calls += 1
             seen.act_codes += codes.numel()
-            seen.act_zero += zeros
-            seen.act_stored_bits += stored
+            seen.act_zero += codes.numel() - size.nonzero
+            seen.act_stored_bits += size.bits
 
     def workloads(self) -> list[AQWorkload]:
         return [c.workload for c in self.layers.values()]

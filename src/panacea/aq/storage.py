@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -130,24 +129,33 @@ def store(codes: torch.Tensor, bits: int, *, block: int = 64, run_bits: int = 4)
     )
 
 
-class StoredSize(NamedTuple):
-    """What :func:`stored_size` measures: the stored bits and the nonzero codes."""
+@dataclass(frozen=True)
+class StoredSize:
+    """What :func:`stored_size` measures: the stored bits of each row (int64 ``[rows]``), the RLE
+    index entries and the nonzero codes."""
 
-    bits: int
+    row_bits: torch.Tensor
+    entries: int
     nonzero: int
+
+    @property
+    def bits(self) -> int:
+        return int(self.row_bits.sum())
 
 
 def stored_size(codes: torch.Tensor, bits: int, *, block: int = 64, run_bits: int = 4) -> StoredSize:
-    """``store(codes, ...).size_bits`` and the nonzero codes, without building the streams: per RLE
-    block only its index entries are counted (:func:`panacea.rle.rle_row_entries`)."""
-    blocks, lengths, _, _ = _blocks(codes, bits, block, run_bits)
+    """``store(codes, ...)``'s sizes (``row_bits()``, ``runs.index.numel()``) and the nonzero codes,
+    without building the streams: of an RLE block only its index entries are counted
+    (:func:`panacea.rle.rle_row_entries`)."""
+    blocks, lengths, rows, _ = _blocks(codes, bits, block, run_bits)
     nonzero = blocks != 0
     per_block = count_true(nonzero, 1).long()
     rle = choose_rle(per_block, lengths, bits, run_bits, block)
     entries = rle_row_entries(nonzero[rle], run_bits)
-    raw = int(lengths[~rle].sum()) * bits
-    rle_bits = int(rle.sum()) * header_bits(block) + int(entries.sum()) * run_bits + int(per_block[rle].sum()) * bits
-    return StoredSize(raw + rle_bits + rle.numel(), int(per_block.sum()))  # + one format flag per block
+    block_bits = lengths * bits
+    block_bits[rle] = header_bits(block) + entries * run_bits + per_block[rle] * bits
+    row_bits = (block_bits + 1).reshape(rows, -1).sum(1)  # + one format flag per block
+    return StoredSize(row_bits, int(entries.sum()), int(per_block.sum()))
 
 
 def zero_eliminate(s: BlockStore) -> tuple[torch.Tensor, torch.Tensor]:

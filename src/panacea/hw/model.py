@@ -68,6 +68,7 @@ class CostModel(ABC):
         self.energy = load_energy() if energy is None else energy
         self.mapping, self.objective = mapping, objective
         self._choices: dict[tuple, tuple[Tiling, Blocking, float]] = {}  # and the win over fixed
+        self._current: tuple[object, dict] = (None, {})  # the workload being costed, and its layouts
 
     @property
     def name(self) -> str:
@@ -127,7 +128,7 @@ class CostModel(ABC):
         if key in self._choices:
             tiling, blocking, margin = self._choices[key]
             try:
-                g, finish = self.layout(w, tiling)
+                g, finish = self._layout(w, tiling)
             except ValueError:  # this layer's masks overflow the chosen tiles: search it on its own
                 return self._search_large(w)
             if not fits(g, blocking, **self.capacities()):
@@ -167,7 +168,7 @@ class CostModel(ABC):
     def fixed(self, w) -> Cost:
         """``w`` under the fixed mapping: the spec's tiling, one tile per block, the loop order
         that moves fewer DRAM bits."""
-        return self._fixed_of(*self.layout(w, self.fixed_tiling()))
+        return self._fixed_of(*self._layout(w, self.fixed_tiling()))
 
     def _fixed_of(self, g: Grid, finish: Callable[[Timeline], Cost]) -> Cost:
         """The fixed mapping of the spec's tiling laid out as ``g``."""
@@ -181,7 +182,7 @@ class CostModel(ABC):
         fixed = self.fixed_tiling()
         for tiling in dict.fromkeys(self.tilings(w) if tilings is None else tilings):
             try:
-                layout = self.layout(w, tiling)
+                layout = self._layout(w, tiling)
             except ValueError:
                 continue
             extra = fixed_blocking(layout[0], **caps) if tiling == fixed else []
@@ -212,8 +213,28 @@ class CostModel(ABC):
         mem = self.spec.memory
         return {"wmem_bits": mem.wmem_kb * KB_BITS, "amem_bits": mem.amem_kb * KB_BITS}
 
+    def _layout(self, w, tiling: Tiling) -> Layout:
+        """:meth:`layout`, remembered for the workload this model costs now: a search lays some
+        tilings out more than once (the fixed one is searched, then costed as the fixed mapping)."""
+        memo = self._memo(w)
+        if tiling not in memo:
+            memo[tiling] = self.layout(w, tiling)
+        return memo[tiling]
+
     def _timeline(self, g: Grid, blocking: Blocking) -> Timeline:
-        return timeline(g, blocking, **self.capacities(), dram_bits_per_cycle=self.spec.memory.dram_bits_per_cycle)
+        """:func:`~panacea.hw.schedule.timeline` of a grid of the current workload, remembered with it
+        (with the grid, so that no other grid can take its ``id`` while the entry lives)."""
+        memo, key = self._memo(None), (id(g), blocking)
+        if key not in memo:
+            tl = timeline(g, blocking, **self.capacities(), dram_bits_per_cycle=self.spec.memory.dram_bits_per_cycle)
+            memo[key] = (g, tl)
+        return memo[key][1]
+
+    def _memo(self, w) -> dict:
+        """What this model computed for the workload it costs now (``w``; None: the current one)."""
+        if w is not None and self._current[0] is not w:
+            self._current = (w, {})
+        return self._current[1]
 
     @staticmethod
     def _finished(finish: Callable[[Timeline], Cost], tl: Timeline, tiling: Tiling) -> Cost:

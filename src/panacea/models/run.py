@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import weakref
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -107,6 +107,46 @@ def input_hooks(sites: Sequence[GemmSite], fn) -> Iterator[None]:
     finally:
         for h in handles:
             h.remove()
+
+
+class PassObserver(Protocol):
+    """What :func:`observe` feeds: the inputs of its ``sites`` as they run, then ``next_batch()``
+    after every batch."""
+
+    sites: Sequence[GemmSite]
+
+    def __call__(self, site: GemmSite, x: torch.Tensor) -> None: ...
+
+    def next_batch(self) -> None: ...
+
+
+def observe(
+    model: nn.Module,
+    batches: Sequence[Batch],
+    observers: Sequence[PassObserver],
+    progress: Callable[[str, int, int], None] | None = None,
+) -> None:
+    """One forward pass of ``model`` over ``batches`` in inference mode, every observer seeing the
+    inputs of its sites (in the order given, where sites are shared): several calibrations share
+    the pass. The output head's logits are computed only if an observer reads the head."""
+    readers: dict[str, tuple[GemmSite, list[PassObserver]]] = {}
+    for o in observers:
+        for site in o.sites:
+            readers.setdefault(site.name, (site, []))[1].append(o)
+    sites = [site for site, _ in readers.values()]
+
+    def hook(site: GemmSite, x: torch.Tensor) -> None:
+        for o in readers[site.name][1]:
+            o(site, x)
+
+    logits = output_head_needed(model, sites)
+    with inference(model), input_hooks(sites, hook):
+        for i, b in enumerate(batches):
+            run(model, b, logits=logits)
+            for o in observers:
+                o.next_batch()
+            if progress:
+                progress("observe", i + 1, len(batches))
 
 
 def find_blocks(model: nn.Module, sites: Sequence[GemmSite]) -> tuple[nn.ModuleList, list[list[GemmSite]]] | None:

@@ -26,7 +26,7 @@ extremes are kept:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -34,7 +34,7 @@ from torch import nn
 
 from panacea.formats import ho_shift
 from panacea.models.gemms import GemmSite, find_gemms
-from panacea.models.run import Batch, SameInput, as_batches, inference, input_hooks, output_head_needed, run
+from panacea.models.run import Batch, PassObserver, SameInput, as_batches, observe
 from panacea.quant.config import CalibrationConfig, LayerSettings
 from panacea.quant.dbs import dbs_lo_bits
 from panacea.quant.gptq import optq_weights, rtn_quantize
@@ -62,9 +62,10 @@ def calibrate(
 
 
 class _Observers:
-    """One observer per distinct GEMM input of a forward pass."""
+    """One observer per distinct GEMM input of a forward pass (of ``sites``)."""
 
-    def __init__(self):
+    def __init__(self, sites: list[GemmSite]):
+        self.sites = sites
         self.by_site: dict[str, ActivationObserver] = {}
         self._batch = SameInput()
 
@@ -87,7 +88,8 @@ class _Extremes:
     """The float minimum and maximum of every activation vector of the first batches, for the ZPM
     searches: ``by_site[(site, vector)]`` lists them per batch (shared by sites fed one tensor)."""
 
-    def __init__(self, wanted: dict[str, dict[int, int]]):
+    def __init__(self, sites: list[GemmSite], wanted: dict[str, dict[int, int]]):
+        self.sites = [s for s in sites if s.name in wanted]
         self.wanted = wanted  # site -> {vector length: batches}
         self.by_site: dict[tuple[str, int], list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self.batch = 0
@@ -111,22 +113,15 @@ class _Extremes:
 
 
 def _observe(
-    model: nn.Module, sites: list[GemmSite], batches: list[Batch], extremes: _Extremes, progress: Progress | None
+    model: nn.Module,
+    sites: list[GemmSite],
+    batches: list[Batch],
+    extremes: _Extremes,
+    progress: Progress | None,
+    riders: Sequence[PassObserver],
 ) -> dict:
-    observers = _Observers()
-    logits = output_head_needed(model, sites)
-
-    def hook(site: GemmSite, x: torch.Tensor) -> None:
-        observers(site, x)
-        extremes(site, x)
-
-    with inference(model), input_hooks(sites, hook):
-        for i, b in enumerate(batches):
-            run(model, b, logits=logits)
-            observers.next_batch()
-            extremes.next_batch()
-            if progress:
-                progress("observe", i + 1, len(batches))
+    observers = _Observers(sites)
+    observe(model, batches, [observers, extremes, *riders], progress)
     missing = [s.name for s in sites if s.name not in observers.by_site]
     if missing:
         raise ValueError(
@@ -249,8 +244,11 @@ def calibrate_many(
     configs: Mapping[str, CalibrationConfig],
     *,
     progress: Progress | None = None,
+    riders: Sequence[PassObserver] = (),
 ) -> dict[str, QuantRecipe]:
-    """Calibrate several configurations of one model on the same batches, sharing the passes."""
+    """Calibrate several configurations of one model on the same batches, sharing the passes.
+    ``riders``: observers of another calibration (:func:`panacea.models.run.observe`) that see the
+    observing pass too, so that it is not run again for them."""
     if not configs:
         raise ValueError("configs is empty")
     batches = as_batches(batches)
@@ -271,8 +269,9 @@ def calibrate_many(
             for n in active:
                 per = wanted.setdefault(n, {})
                 per[c.vector] = max(per.get(c.vector, 0), batches_read)
-    extremes = _Extremes(wanted)
-    observers = _observe(model, [sites[n] for n in active], batches, extremes, progress)
+    active_sites = [sites[n] for n in active]
+    extremes = _Extremes(active_sites, wanted)
+    observers = _observe(model, active_sites, batches, extremes, progress, riders)
     first_reader: dict[int, str] = {}
     input_site = {n: first_reader.setdefault(id(observers[n]), n) for n in active}
 

@@ -23,7 +23,7 @@ from panacea.formats import ho_shift
 from panacea.gemm import GemmCounts
 from panacea.quant.inference import QuantizedGemm
 from panacea.quant.recipe import sym_act_bits
-from panacea.slicing import act_vector_stored, sbr_zero_top_range, weight_vector_stored
+from panacea.slicing import act_vector_stored, sbr_zero_top_count, weight_vector_stored
 from panacea.workload import Workload, gemm_workload
 
 
@@ -60,13 +60,11 @@ def _compressible_act_slices(x_q: torch.Tensor, module: QuantizedGemm) -> int:
     Every step works in place on one temporary: a fresh boolean tensor per step costs more than the
     step (its pages are faulted in anew on every call)."""
     layer = module.layer
-    if layer.symmetric:  # the top SBR slice is zero exactly inside [lo, hi]: |2x - (lo + hi)| <= hi - lo
-        lo, hi = sbr_zero_top_range(sym_act_bits(layer.x_bits))
-        t = x_q.to(torch.int16, copy=True).mul_(2).sub_(lo + hi).abs_().le_(hi - lo)
-    else:  # x >> ho_shift == r exactly when x ^ (r << ho_shift) < 2^ho_shift
-        hs = ho_shift(layer.x_bits, layer.lo_bits)
-        t = (x_q ^ ((layer.zero_point >> hs) << hs)).lt_(1 << hs)
-    return int(torch.count_nonzero(t))
+    if layer.symmetric:
+        return sbr_zero_top_count(x_q, sym_act_bits(layer.x_bits))
+    # x >> ho_shift == r exactly when x ^ (r << ho_shift) < 2^ho_shift
+    hs = ho_shift(layer.x_bits, layer.lo_bits)
+    return int(torch.count_nonzero((x_q ^ ((layer.zero_point >> hs) << hs)).lt_(1 << hs)))
 
 
 def fig18_variants(module: QuantizedGemm, x_q: torch.Tensor) -> dict[str, Workload]:
@@ -121,11 +119,7 @@ class Recorder:
             act_stored = act_vector_stored(x_q, layer.zero_point, layer.x_bits, layer.lo_bits, module.vector)
         w_stored = module.packed.mask.stored
         w_elems = module.w_q.numel() if layer.w_bits > 4 else 0
-        if w_elems:
-            lo, hi = sbr_zero_top_range(layer.w_bits)
-            w_zero = int(((module.w_q >= lo) & (module.w_q <= hi)).sum())
-        else:
-            w_zero = 0
+        w_zero = sbr_zero_top_count(module.w_q, layer.w_bits) if w_elems else 0
         workload = Workload(
             name=layer.name,
             scheme="sym" if symmetric else "asym",

@@ -107,7 +107,7 @@ class QuantizedGemm(nn.Module):
         else:
             size = layer.w_group_size or k
             self._parts = [slice(c, min(c + size, k)) for c in range(0, k, size)]
-            self._part_sums = [w_q[:, p].to(torch.int64).sum(dim=1) for p in self._parts]
+            self._part_sums = [w_q[:, p].sum(dim=1, dtype=torch.int64) for p in self._parts]
         self._x_range = (-layer.x_qmax, layer.x_qmax) if layer.symmetric else (0, layer.x_qmax)
         q = weight_qmax(layer.w_bits)
         self._w_range = (-q, q)

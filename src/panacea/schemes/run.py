@@ -2,9 +2,9 @@
 
 One path for every format: :func:`calibrate` calibrates the bit-slice schemes with shared passes
 (:func:`~panacea.quant.calibrate_many`) and the arbitrary ones with their codebooks
-(:func:`~panacea.aq.quantize.calibrate_aq`); :func:`run` scores the quantized model on the task
-under a capture and returns the scheme's record (accuracy, measured sparsity, work) and its
-workloads: ``"main"``, plus for bit-slice schemes with ``variants`` those of
+(:func:`~panacea.aq.quantize.calibrate_aq`), all from one observing pass; :func:`run` scores the
+quantized model on the task under a capture and returns the scheme's record (accuracy, measured
+sparsity, work) and its workloads: ``"main"``, plus for bit-slice schemes with ``variants`` those of
 :func:`~panacea.quant.capture.fig18_variants`.
 """
 
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
-from panacea.aq.quantize import AQLayer, AQRecorder, aq_quantized, calibrate_aq
+from panacea.aq.quantize import AQLayer, AQRecorder, AQSamples, aq_quantized
+from panacea.models.run import as_batches, observe
 from panacea.quant import QuantRecipe, calibrate_many, capture, quantized
 from panacea.quant.capture import Recorder
 from panacea.report.schema import SchemeRecord
@@ -45,13 +46,19 @@ def stage_progress(progress: Progress | None, stage: str) -> Callable[[int, int]
 def calibrate(
     model: nn.Module, batches: list, schemes: Sequence[Scheme], progress: Progress | None = None
 ) -> dict[str, Calibrated]:
-    """Every scheme's calibration: a :class:`QuantRecipe` (bit-slice) or codebooks (arbitrary)."""
+    """Every scheme's calibration: a :class:`QuantRecipe` (bit-slice) or codebooks (arbitrary), all
+    from one observing pass over the batches."""
+    batches = as_batches(batches)
     bit_slice = {s.name: s.calibration for s in schemes if isinstance(s, BitSliceScheme)}
-    out: dict[str, Calibrated] = calibrate_many(model, batches, bit_slice, progress=progress) if bit_slice else {}
-    for s in schemes:
-        if isinstance(s, ArbitraryScheme):
-            out[s.name] = calibrate_aq(model, batches, s.calibration, progress=progress)
-    return out
+    arbitrary = {
+        s.name: AQSamples(model, len(batches), s.calibration) for s in schemes if isinstance(s, ArbitraryScheme)
+    }
+    out: dict[str, Calibrated] = {}
+    if bit_slice:
+        out |= calibrate_many(model, batches, bit_slice, progress=progress, riders=list(arbitrary.values()))
+    elif arbitrary:
+        observe(model, batches, list(arbitrary.values()), progress)
+    return out | {name: samples.layers() for name, samples in arbitrary.items()}
 
 
 def run(
