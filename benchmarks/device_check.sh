@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of `--device cuda`, as one prepared script for an NVIDIA GPU machine (< 8 min):
 #
+#   0. the exact integer GEMM back end chosen on each device (its self-checks and timing probe);
 #   1. the CUDA tests (they skip where CUDA is absent, so here they must run, not skip):
 #      exact int_matmul on the GPU against the CPU, a quantized GEMM's output and counts on both
 #      devices, evaluate on the GPU against the CPU; with them the device, intmm and streaming tests;
@@ -24,8 +25,10 @@ import sys, torch
 if not torch.cuda.is_available():
     sys.exit(f"device_check: CUDA is not available (torch {torch.__version__}, CUDA build {torch.version.cuda})")
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}")
-from panacea.intmm import int_mm_is_exact
-print(f"_int_mm exact: cpu {int_mm_is_exact('cpu')}, cuda {int_mm_is_exact('cuda')}")
+from panacea.intmm import choose_backend, cpu_features
+print(cpu_features())
+for device in ("cpu", "cuda"):
+    print(choose_backend(device).describe())
 PY
 
 echo "== 1. CUDA tests"

@@ -12,6 +12,8 @@ running, and needs no lock.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -73,6 +75,15 @@ def atomic_write(path: str | os.PathLike, data: bytes | Callable[[Path], object]
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
+    """``rows`` as a CSV file (a header of every key, in first-seen order), written atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, list(dict.fromkeys(k for r in rows for k in r)))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, buf.getvalue().encode())
 
 
 def _alive(pid: int) -> bool:

@@ -15,9 +15,7 @@ reason, not costed.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import itertools
 import json
 import math
@@ -31,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 import panacea
 import panacea.hw as hw
 from panacea._checks import first_error, parse_toml, validated
-from panacea._io import atomic_write, read_text
+from panacea._io import atomic_write, read_text, write_csv
 from panacea.executors import Executor, LocalExecutor
 from panacea.hw.spec import BUILTIN_SPECS, ArchSpecModel, spec_with
 from panacea.schemes import SCHEME_OF_KIND
@@ -430,11 +428,11 @@ def explore(
         {"design": name, "scheme": SCHEME_OF_KIND[m.kind], **evaluate(m, runs.captures[SCHEME_OF_KIND[m.kind]]["main"])}
         for name, m in marks.items()
     ]
-    _write_csv(out / "points.csv", rows)
+    write_csv(out / "points.csv", rows)
     _write_parquet(out / "points.parquet", rows)
     front = [r for r in rows if r.get("pareto")]
-    _write_csv(out / "front.csv", front)
-    _write_csv(out / "marks.csv", marked)
+    write_csv(out / "front.csv", front)
+    write_csv(out / "marks.csv", marked)
     _write_front_specs(space, front, out / "front")
     _plot(rows, marked, space, out / "pareto.png", title=f"{config.model}: {space.base} design space")
     return rows
@@ -444,15 +442,6 @@ def _values(space: Space, key: str) -> set:
     """Every value ``space`` gives the spec field ``key`` (varied or set by a variant)."""
     values = set(space.vary.get(key, []))
     return values | {c[key] for alternatives in space.variants.values() for c in alternatives.values() if key in c}
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(path, buf.getvalue().encode())
 
 
 def _write_parquet(path: Path, rows: list[dict]) -> None:
