@@ -227,16 +227,26 @@ def _float_matmul(a, b, a_range, b_range, b_rowsum, dtype: torch.dtype, offset: 
     it is 0), batched for 3-D operands: float32 from one GEMM, else float64 (int64 past 2^53)."""
     k = a.shape[-1]
     plan = float_plan(k, a_range, b_range, dtype, offset or None)
-    af = a.to(plan.dtype, copy=True).sub_(plan.centre) if plan.centre else a.to(plan.dtype)
-    bt = b.to(plan.dtype).transpose(-2, -1)
+
+    def operands(k0: int, k1: int) -> tuple[torch.Tensor, torch.Tensor]:  # columns k0:k1 in the plan's dtype
+        af = a[..., k0:k1].to(plan.dtype, copy=bool(plan.centre))  # a copy of its own to centre in place
+        return (af.sub_(plan.centre) if plan.centre else af), b[..., k0:k1].to(plan.dtype).transpose(-2, -1)
+
     if plan.chunk >= k:
+        af, bt = operands(0, k)
         out = af @ bt
-    else:
+    else:  # chunks of even length, each converted on its own: one chunk's float copy at a time
         wide = _widest(k, (a_range[0] - plan.centre, a_range[1] - plan.centre), b_range)
+        step = math.ceil(k / plan.chunks(k))
         out = None
-        for k0 in range(0, k, plan.chunk):
-            part = (af[..., k0 : k0 + plan.chunk] @ bt[..., k0 : k0 + plan.chunk, :]).to(wide)
-            out = part if out is None else out.add_(part)
+        for k0 in range(0, k, step):
+            af, bt = operands(k0, k0 + step)
+            part = af @ bt
+            del af, bt
+            if out is None:
+                out = part.to(wide)
+            else:  # float64 adds the float32 chunk exactly in place; int64 needs it converted
+                out.add_(part if wide == torch.float64 else part.to(wide))
     correction = plan.centre - offset
     if correction:
         out = out.to(_widest(k, (a_range[0] - offset, a_range[1] - offset), b_range))
@@ -307,11 +317,6 @@ def _passes_self_check(backend: Backend, device: str) -> bool:
         if not torch.equal(got.cpu().to(torch.int64), _reference(a, b)):
             return False
     return True
-
-
-def int_mm_is_exact(device: str = "cpu") -> bool:
-    """Whether ``torch._int_mm`` is exact for full-range int8 on ``device`` (the int8 back end's check)."""
-    return is_exact("int8", device)
 
 
 def _probe_seconds(backend: Backend, device: str, give_up: float) -> float:
