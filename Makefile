@@ -28,9 +28,10 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 # The main job: the paper's claims beside ours under both profiles, on SmolLM2 and MiniLM, with
-# 2,048 evaluation and calibration tokens and the hardware assumptions varied (6 minutes on 2
-# cores from a fresh clone; --resume re-uses the cache). The README's full reproduction:
-# `panacea reproduce smollm2-135m minilm-l6 efficientnet-lite0` (about 30 minutes).
+# 2,048 evaluation and calibration tokens and the hardware assumptions varied (about 6 minutes on
+# 2 cores from a fresh clone, set-up included: README, "make demo"; --resume re-uses the cache).
+# The README's full reproduction: `panacea reproduce smollm2-135m minilm-l6 efficientnet-lite0`
+# (about 30 minutes).
 demo: $(STAMP)
 	$(VENV)/bin/panacea reproduce smollm2-135m minilm-l6 --tokens 2048 --calib-tokens 2048 \
 		--sensitivity hardware --out demo-results --resume

@@ -197,8 +197,9 @@ def test_the_float32_chunk_bounds_of_the_papers_formats():
 
 def test_float_chunks_when_every_limit_is_small(monkeypatch):
     """Many chunks, summed in float64 and in int64, with the limits shrunk to force them."""
-    monkeypatch.setitem(intmm._EXACT, torch.float32, 5000)
+    monkeypatch.setitem(intmm._EXACT, torch.float32, 50_000)  # chunks of 6 columns (centred: |x w| <= 8,064)
     monkeypatch.setattr(intmm, "MIN_FLOAT32_CHUNK", 1)
+    assert float_plan(37, (0, 255), (-63, 63), torch.float32) == intmm.FloatPlan(torch.float32, 128, 6)
     a = torch.randint(0, 256, (5, 37), dtype=torch.uint8)
     b = torch.randint(-63, 64, (4, 37), dtype=torch.int8)
     for backend in ("float32", "float64"):
