@@ -366,18 +366,17 @@ def cost_runs(
     # share each workload's slice tiles (hw.run_together); each design still sees its workloads in
     # the order of the list above, so its mapping choices, and every cost, are those of a run alone.
     per_layer: list[list[hw.Cost]] = [[] for _ in runs]
-    sharing: dict[int, list[int]] = {}
+    sharing: dict[int, tuple[list[Workload], list[int]]] = {}
     for i, (*_, workloads) in enumerate(runs):
-        sharing.setdefault(id(workloads), []).append(i)
+        sharing.setdefault(id(workloads), (workloads, []))[1].append(i)
     done = 0
-    for members in sharing.values():
-        for w in runs[members[0]][4]:
+    for workloads, members in sharing.values():
+        for w in workloads:
             for i in members:
                 per_layer[i].append(runs[i][1].run(w))
-        for _ in members:
-            done += 1
-            if progress:
-                progress("cost", done, len(runs))
+        done += len(members)
+        if progress:
+            progress("cost", done, len(runs))
     return [_cost_record(*job, costs) for job, costs in zip(runs, per_layer, strict=True)]
 
 

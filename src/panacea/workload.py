@@ -31,6 +31,7 @@ from panacea.gemm import GemmCounts, PackedWeights, aqs_counts, bitslice_counts
 from panacea.gemm.counts import Shape, assemble
 from panacea.gemm.masks import mask_census, operand_mask
 from panacea.gemm.slice_level import sibia_skip
+from panacea.gemm.weights import as_packed
 from panacea.slicing import act_vector_stored, weight_vector_stored
 
 
@@ -159,23 +160,23 @@ def gemm_workload(
     """The workload of one integer GEMM, with the counts of the GEMM itself: asymmetric
     (:func:`~panacea.gemm.aqs_counts`, ``x_bits`` default 8) when ``zero_point`` is given, else
     symmetric (:func:`~panacea.gemm.bitslice_counts`, ``x_bits`` default ``w_bits``). Arguments as
-    those functions take them; ``x_q[N, groups * K]``, ``w_q[M, groups * K]`` (or packed: its
-    masks are shared, not computed again)."""
-    opts = dict(vector=vector, index_bits=index_bits, groups=groups)
+    :func:`~panacea.gemm.aqs_gemm` / :func:`~panacea.gemm.bitslice_gemm` take them; ``x_q[N, groups
+    * K]``, ``w_q[M, groups * K]`` (or packed: its masks are shared, not computed again)."""
+    w = as_packed(w_q, w_bits, vector, index_bits, bits_name="bits" if zero_point is None else "w_bits")
     if zero_point is None:
         x_bits = w_bits if x_bits is None else x_bits
-        counts = bitslice_counts(x_q, w_q, bits=w_bits, x_bits=x_bits, **opts)
+        counts = bitslice_counts(x_q, w, x_bits=x_bits, groups=groups)
         act_stored = weight_vector_stored(x_q, x_bits, vector)
     else:
         x_bits = 8 if x_bits is None else x_bits
-        counts = aqs_counts(x_q, w_q, zero_point, w_bits=w_bits, x_bits=x_bits, lo_bits=lo_bits, **opts)
+        counts = aqs_counts(x_q, w, zero_point, x_bits=x_bits, lo_bits=lo_bits, groups=groups)
         act_stored = act_vector_stored(x_q, zero_point, x_bits, lo_bits, vector)
     return Workload(
         name=name,
         scheme="sym" if zero_point is None else "asym",
         n=x_q.shape[0],
         k=x_q.shape[1] // groups,
-        m=w_q.shape[0],
+        m=w.shape[0],
         groups=groups,
         x_bits=x_bits,
         w_bits=w_bits,
@@ -184,7 +185,7 @@ def gemm_workload(
         vector=vector,
         index_bits=index_bits,
         act_stored=act_stored,
-        weight_stored=w_q.mask.stored if isinstance(w_q, PackedWeights) else weight_vector_stored(w_q, w_bits, vector),
+        weight_stored=w.mask.stored,
         counts=counts,
     )
 

@@ -164,21 +164,13 @@ def aqs_gemm(
 
 
 def aqs_counts(
-    x_q: torch.Tensor,
-    w_q: torch.Tensor | PackedWeights,
-    zero_point: int,
-    *,
-    w_bits: int | None = None,
-    x_bits: int = 8,
-    lo_bits: int = 4,
-    vector: int | None = None,
-    index_bits: int | None = None,
-    groups: int = 1,
+    x_q: torch.Tensor, w: PackedWeights, zero_point: int, *, x_bits: int = 8, lo_bits: int = 4, groups: int = 1
 ) -> GemmCounts:
-    """The counts of :func:`aqs_gemm` (same arguments) without its product: for a caller that forms
-    the product another way (quantized inference, which dequantizes it straight away)."""
+    """The counts of :func:`aqs_gemm` on packed weights (its other arguments as it takes them)
+    without the product: for a caller that forms the product another way (quantized inference,
+    which dequantizes it straight away)."""
     x, _, w, zero_point, x_bits, lo_bits, s = _aqs_operands(
-        x_q, w_q, zero_point, w_bits, x_bits, lo_bits, vector, index_bits, groups
+        x_q, w, zero_point, None, x_bits, lo_bits, None, None, groups
     )
     return _aqs_counts(s, x, w, zero_point, x_bits, lo_bits)
 
@@ -245,16 +237,8 @@ def bitslice_gemm(
     return GemmResult(out, _sibia_counts(s, x, w, x_bits))
 
 
-def bitslice_counts(
-    x_q: torch.Tensor,
-    w_q: torch.Tensor | PackedWeights,
-    *,
-    bits: int | None = None,
-    x_bits: int | None = None,
-    vector: int | None = None,
-    index_bits: int | None = None,
-    groups: int = 1,
-) -> GemmCounts:
-    """The counts of :func:`bitslice_gemm` (same arguments) without its product."""
-    x, _, w, x_bits, s = _sibia_operands(x_q, w_q, bits, x_bits, vector, index_bits, groups)
+def bitslice_counts(x_q: torch.Tensor, w: PackedWeights, *, x_bits: int | None = None, groups: int = 1) -> GemmCounts:
+    """The counts of :func:`bitslice_gemm` on packed weights (its other arguments as it takes
+    them) without the product."""
+    x, _, w, x_bits, s = _sibia_operands(x_q, w, None, x_bits, None, None, groups)
     return _sibia_counts(s, x, w, x_bits)
