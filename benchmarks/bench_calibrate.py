@@ -22,13 +22,13 @@ import argparse
 import time
 
 import torch
+from _timing import peak_rss_gb
 
-from panacea._memory import peak_rss_gb
-from panacea.data import token_windows, tokenize, wikipedia_text
 from panacea.models.loaders import load_model
 from panacea.models.run import run
 from panacea.quant import CalibrationConfig, calibrate, capture, quantized
 from panacea.schemes import load_profile
+from panacea.tasks.data import token_windows, tokenize, wikipedia_text
 
 
 def peak_reset() -> bool:

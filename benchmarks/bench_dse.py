@@ -34,14 +34,14 @@ import tempfile
 from pathlib import Path
 
 import torch
+from _timing import median_times
 
-from panacea import dse
-from panacea._timing import median_times
-from panacea.data import token_windows, tokenize, wikipedia_text
-from panacea.evaluate import Cache, EvaluateConfig, run_schemes
-from panacea.executors import LocalExecutor, RayExecutor
+from panacea.flows import dse
+from panacea.flows.evaluate import Cache, EvaluateConfig, run_schemes
+from panacea.flows.executors import LocalExecutor, RayExecutor
 from panacea.models.loaders import load_model
 from panacea.schemes import SCHEME_OF_KIND
+from panacea.tasks.data import token_windows, tokenize, wikipedia_text
 
 FIG13 = Path(__file__).resolve().parent.parent / "examples" / "dse-fig13.toml"
 

@@ -42,8 +42,8 @@ from rich.console import Console
 from rich.table import Table
 
 import panacea
-from panacea._io import write_csv
-from panacea.intmm import BACKENDS, ENV_VAR, cpu_features
+from panacea.core.files import write_csv
+from panacea.core.intmm import BACKENDS, ENV_VAR, cpu_features
 
 GOALS = {"calibration": 2.0, "run_": 2.0, "cost_models": 1.0, "total": 15.0}
 

@@ -1,7 +1,7 @@
 """AQS-GEMM speed and memory against the float32 GEMM of the same shape, timed in the same run.
 
 The physical reference of an exact integer GEMM on a CPU is the float32 GEMM of the same shape:
-it is exact on these operands when K is chunked (``panacea.intmm``) and every CPU has a fast one,
+it is exact on these operands when K is chunked (``panacea.core.intmm``) and every CPU has a fast one,
 while ``torch._int_mm`` is fast only with AVX-512 VNNI or AMX (elsewhere a reference loop 12-47x
 slower). For GPT-2-small GEMM shapes at 1024 tokens this prints the median time of each of the
 following divided by the median time of ``x @ w.T`` on float32 operands of the same shape, all
@@ -22,7 +22,7 @@ speed (figures from hosts with and without VNNI/AMX must not be mixed).
 
 The operands are realistic integers: LayerNorm-like activations with outlier channels quantized
 asymmetrically to 8 bits with ZPM, and heavy-tailed weights quantized per channel to 7 bits
-(``panacea.demo.synthetic_layer``).
+(``panacea.flows.demo.synthetic_layer``).
 
 Usage: python benchmarks/bench_gemm.py [--tokens 1024] [--repeats 15] [--csv FILE]
 """
@@ -38,14 +38,14 @@ import sys
 from collections.abc import Callable
 
 import torch
+from _timing import median_times
 from rich.console import Console
 from rich.table import Table
 
 import panacea
-from panacea._io import write_csv
-from panacea._timing import median_times
-from panacea.demo import synthetic_layer
-from panacea.intmm import BACKENDS, ENV_VAR, choose_backend, cpu_features, is_exact
+from panacea.core.files import write_csv
+from panacea.core.intmm import BACKENDS, ENV_VAR, choose_backend, cpu_features, is_exact
+from panacea.flows.demo import synthetic_layer
 from panacea.quant import asymmetric_qparams, quantize_asymmetric, quantize_symmetric, symmetric_scale, zpm_zero_point
 
 SHAPES = [(768, 2304), (768, 768), (768, 3072), (3072, 768)]  # (K, M): QKV, attn proj, fc1, fc2

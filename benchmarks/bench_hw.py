@@ -85,7 +85,7 @@ def measure(
     forward()  # warm-up
     t_forward = best_of(repeats, forward)
     results = {}
-    # seed 003's design: 4-bit uniform codes with 30 % zeros on the same shapes
+    # the arbitrary-quantization accelerator: 4-bit uniform codes with 30 % zeros on the same shapes
     aq = [
         synthetic_aq_workload(4, 0.3, n=n, k=k, m=m, block=64, run_bits=4, seed=i, name=name)
         for i, (name, n, k, m) in enumerate(shapes)

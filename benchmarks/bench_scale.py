@@ -87,8 +87,9 @@ def build(size: str, target: Path) -> None:
 
 def worker(path: Path, args: argparse.Namespace) -> dict:
     """One ``panacea evaluate`` of the model at ``path``; its stage times and peak RSS."""
-    from panacea._memory import peak_rss_gb
-    from panacea.evaluate import EvaluateConfig, evaluate
+    from _timing import peak_rss_gb
+
+    from panacea.flows.evaluate import EvaluateConfig, evaluate
 
     config = EvaluateConfig(
         model=str(path),

@@ -25,7 +25,7 @@ import sys, torch
 if not torch.cuda.is_available():
     sys.exit(f"device_check: CUDA is not available (torch {torch.__version__}, CUDA build {torch.version.cuda})")
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}")
-from panacea.intmm import choose_backend, cpu_features
+from panacea.core.intmm import choose_backend, cpu_features
 print(cpu_features())
 for device in ("cpu", "cuda"):
     print(choose_backend(device).describe())

@@ -19,13 +19,13 @@ import sys
 
 import torch
 
-from panacea.data import image_tensor, sample_images, token_windows, tokenize, wikipedia_text
-from panacea.evaluation import perplexity
 from panacea.models import find_gemms
 from panacea.models.loaders import load_model
 from panacea.quant import CalibrationConfig, calibrate_many, capture, quantized
 from panacea.quant.gptq import rtn_quantize
 from panacea.schemes import load_profile
+from panacea.tasks.data import image_tensor, sample_images, token_windows, tokenize, wikipedia_text
+from panacea.tasks.metrics import perplexity
 
 
 def smollm2() -> None:

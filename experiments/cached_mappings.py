@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import panacea.hw as hw
-from panacea.evaluate import Cache, EvaluateConfig, run_schemes
+from panacea.flows.evaluate import Cache, EvaluateConfig, run_schemes
 from panacea.schemes import SCHEME_OF_KIND
 
 DESIGNS = ("panacea", "sibia", "sa-ws", "sa-os", "simd")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from panacea.evaluate import EvaluateConfig, evaluate
+from panacea.flows.evaluate import EvaluateConfig, evaluate
 
 TARGETS = (0.6, 0.75, 0.9)
 MODELS = ("smollm2-135m", "minilm-l6", "efficientnet-lite0")

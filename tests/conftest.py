@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 # Hermetic: no test touches the network. Set before anything imports huggingface_hub (it reads the
 # variable once); without it, a hub id that cannot be had costs retries with back-off (23 s here)
 # whose length and error depend on the network of the day.
 os.environ["HF_HUB_OFFLINE"] = "1"
+# The benchmark scripts import their shared helpers (``_timing``) from their own folder, as they do
+# when run as scripts; tests/benchmarks loads them from files.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from panacea.slicing import ho_shift, sbr_zero_top_range
+from panacea.core.slicing import ho_shift, sbr_zero_top_range
 
 # No deadline: unit tests never carry a wall-clock limit (speed lives in benchmarks/).
 # HYPOTHESIS_PROFILE=thorough runs many more examples (for a local soak, not CI).

@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-import panacea._io as io
 import panacea.cli as cli
+import panacea.core.files as io
 
 # The file whose writing each mid-write point interrupts (the first one written of that name).
 MID_WRITE = {

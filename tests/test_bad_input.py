@@ -34,12 +34,12 @@ from typer.testing import CliRunner
 
 import panacea.hw as hw
 from panacea.cli import app
-from panacea.evaluate import EvaluateConfig, _load_capture, _load_metrics, evaluate
+from panacea.flows.evaluate import EvaluateConfig, _load_capture, _load_metrics, evaluate
+from panacea.flows.ptq import _text
 from panacea.hw.bitserial import synthetic_aq_workload
 from panacea.quant import QuantRecipe, calibrate, quantized
-from panacea.report import Results
+from panacea.results import Results
 from panacea.schemes import SHIPPED_SCHEMES, load_profile, load_scheme, resolve
-from panacea.study import _text
 from panacea.workload import synthetic_workload
 
 # ----------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import panacea
 import panacea.hw as hw
 from panacea.cli import app
-from panacea.demo import run_gemm_demo
+from panacea.flows.demo import run_gemm_demo
 
 runner = CliRunner()
 

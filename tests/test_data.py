@@ -6,7 +6,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from panacea.data import (
+from panacea.models.loaders import ModelNotAvailable
+from panacea.tasks.data import (
     image_tensor,
     news_text,
     polarity_sentences,
@@ -16,7 +17,6 @@ from panacea.data import (
     wikipedia_text,
     wikitext2,
 )
-from panacea.models.loaders import ModelNotAvailable
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import torch
 from typer.testing import CliRunner
 
 from panacea.cli import app
-from panacea.device import model_device, on_device, resolve_device
-from panacea.evaluate import EvaluateConfig
-from panacea.intmm import int_matmul, padded_int_mm
+from panacea.core.intmm import int_matmul, padded_int_mm
+from panacea.flows.evaluate import EvaluateConfig
+from panacea.models.device import model_device, on_device, resolve_device
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 without_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
@@ -102,7 +102,7 @@ def test_quantized_linear_on_cuda_computes_and_counts_what_the_cpu_does():
 def test_evaluate_on_cuda_runs_and_agrees_with_the_cpu(tmp_path):
     from tiny_models import save_tiny_llama
 
-    from panacea.evaluate import evaluate
+    from panacea.flows.evaluate import evaluate
 
     path = save_tiny_llama(tmp_path / "llama", dtype=torch.bfloat16)
     opts = dict(model=path, schemes=("sym", "dbs", "aq"), tokens=64, calib_tokens=64, seqlen=32, batch_size=2)

@@ -8,11 +8,11 @@ import pytest
 from conftest import REPRODUCE_TINY
 from typer.testing import CliRunner
 
-import panacea.dse as dse
+import panacea.flows.dse as dse
 import panacea.hw as hw
 from panacea.cli import app
-from panacea.dse import Space, evaluate, load_space, pareto_front, points
-from panacea.executors import LocalExecutor, RayExecutor
+from panacea.flows.dse import Space, evaluate, load_space, pareto_front, points
+from panacea.flows.executors import LocalExecutor, RayExecutor
 from panacea.workload import synthetic_workload
 
 FIG13 = """
@@ -188,7 +188,7 @@ def test_an_interrupted_run_resumes_without_recosting_the_finished_points(tmp_pa
 
 
 def test_pool_and_ray_give_the_same_front_on_a_config_built_model(tiny_llama_dir, tmp_path):
-    from panacea.evaluate import EvaluateConfig
+    from panacea.flows.evaluate import EvaluateConfig
 
     space = _space(tmp_path, FIG13)
     config = EvaluateConfig(model=tiny_llama_dir, tokens=64, calib_tokens=64, seqlen=32, batch_size=2)
@@ -230,7 +230,7 @@ def test_another_index_width_is_derived_from_the_captured_masks(tmp_path):
 
 
 def test_another_vector_length_is_captured_again(tiny_llama_dir, tmp_path):
-    from panacea.evaluate import EvaluateConfig
+    from panacea.flows.evaluate import EvaluateConfig
 
     space = Space.model_validate({"base": "panacea", "vary": {"core.vector": [2, 4]}, "marks": ("panacea",)})
     config = EvaluateConfig(model=tiny_llama_dir, tokens=64, calib_tokens=64, seqlen=32, batch_size=2)

@@ -15,14 +15,14 @@ from typer.testing import CliRunner
 
 import panacea
 import panacea.hw as hw
-from panacea.aq.quantize import AQConfig, aq_quantized, calibrate_aq
 from panacea.cli import app
-from panacea.evaluate import EvaluateConfig, evaluate
-from panacea.intmm import BACKENDS, ENV_VAR
+from panacea.core.intmm import BACKENDS, ENV_VAR
+from panacea.flows.evaluate import EvaluateConfig, evaluate
+from panacea.flows.ptq import make_task
 from panacea.models.loaders import load_model
 from panacea.quant import CalibrationConfig, LayerOverride, calibrate_many, capture, quantized
-from panacea.report import Results
-from panacea.study import make_task
+from panacea.quant.arbitrary import AQConfig, aq_quantized, calibrate_aq
+from panacea.results import Results
 
 # The shipped schemes under the accurate profile, written out by hand: what the data must give.
 LLAMA_12BIT_DOWN_PROJ = (LayerOverride(pattern="*.mlp.down_proj", x_bits=12),)
@@ -120,7 +120,7 @@ def test_numbers_agree_with_the_library(tiny_run, tiny_dir):
         assert sum(layer.cycles for layer in record.layers) == direct.cycles
     no_dtp = hw.model_for(hw.with_core(hw.load("panacea").spec, dtp=False)).run(workloads["dbs"])
     assert res.cost("panacea", "dbs", "dtp-off").cycles == no_dtp.cycles
-    # seed 003's design on the model quantized with its own codebooks
+    # the arbitrary-quantization accelerator on the model quantized with its own codebooks
     layers = calibrate_aq(lm.model, task.batches, AQConfig())
     with aq_quantized(lm.model, layers, capture=True) as rec:
         metrics = task.evaluate(lm.model, None)
@@ -291,7 +291,7 @@ def test_minilm_end_to_end(tmp_path):
 def test_model_fingerprint_sees_every_weight_and_buffer():
     from tiny_models import TinyCNN
 
-    from panacea.evaluate import model_fingerprint
+    from panacea.flows.evaluate import model_fingerprint
 
     model = TinyCNN()
     model.register_buffer("step", torch.tensor(3))  # 0-d buffers too

@@ -8,7 +8,7 @@ import pytest
 import torch
 from tiny_models import tiny_cnn, tiny_llama, token_batches
 
-from panacea.evaluation import perplexity, polarity_accuracy, top1
+from panacea.tasks.metrics import perplexity, polarity_accuracy, top1
 
 
 def test_perplexity_is_exp_of_the_mean_token_loss():

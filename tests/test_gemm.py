@@ -11,8 +11,8 @@ from conftest import AqsCase, SibiaCase, aqs_cases, sibia_cases
 from hypothesis import given
 
 import panacea
+from panacea.core.slicing import act_slices, dbs_truncate, ho_shift, sbr_slices
 from panacea.gemm import GemmCounts
-from panacea.slicing import act_slices, dbs_truncate, ho_shift, sbr_slices
 
 # --------------------------------------------------------------------------- brute-force reference
 

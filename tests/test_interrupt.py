@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from tiny_models import save_tiny_llama
 
-from panacea.evaluate import _load_capture
+from panacea.flows.evaluate import _load_capture
 from panacea.quant import QuantRecipe
-from panacea.report import Results
+from panacea.results import Results
 
 DRIVER = Path(__file__).with_name("interrupt_driver.py")
 # gensim's news text: parsing the default Wikipedia dump would take 4 s of every run

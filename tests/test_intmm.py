@@ -11,8 +11,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from panacea import intmm
-from panacea.intmm import (
+from panacea.core import intmm
+from panacea.core.intmm import (
     BACKENDS,
     ENV_VAR,
     choose_backend,

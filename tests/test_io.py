@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from panacea._io import atomic_write, remove_orphans
+from panacea.core.files import atomic_write, remove_orphans
 
 
 def test_writes_a_whole_file_with_the_umask_permissions(tmp_path):

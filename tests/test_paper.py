@@ -1,4 +1,4 @@
-"""The paper's claims as data (panacea.paper): the shipped file, its validation, the model matching."""
+"""The paper's claims as data (panacea.results.paper): the shipped file, its validation, the model matching."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from importlib import resources
 
 import pytest
 
-from panacea.paper import NO_MODEL, SYNTHETIC, PaperModel, load_paper, nearest_model, paper, paper_value
-from panacea.reproduce.claims import MODEL_METRICS, SWEEP_METRICS
-from panacea.reproduce.sensitivity import shipped_assumptions
+from panacea.flows.reproduce.claims import MODEL_METRICS, SWEEP_METRICS
+from panacea.flows.reproduce.sensitivity import shipped_assumptions
+from panacea.results.paper import NO_MODEL, SYNTHETIC, PaperModel, load_paper, nearest_model, paper, paper_value
 
 # What a claim may rest on besides the assumptions the sensitivity table varies.
 NOT_VARIED = {"ZPM rule (search)", "sweep operand sizes"}

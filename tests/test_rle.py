@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from panacea.rle import RleRows, rle_decode, rle_encode, rle_index_entries, rle_row_entries
+from panacea.core.rle import RleRows, rle_decode, rle_encode, rle_index_entries, rle_row_entries
 
 
 def encode_by_hand(stored: list[bool], b: int) -> list[int]:

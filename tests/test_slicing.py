@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from panacea.slicing import (
+from panacea.core.slicing import (
     act_reconstruct,
     act_slice_shifts,
     act_slices,

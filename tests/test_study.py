@@ -7,7 +7,7 @@ import math
 import pytest
 from tiny_models import save_tiny_llama
 
-from panacea.study import ptq_study
+from panacea.flows.ptq import ptq_study
 
 
 @pytest.fixture(scope="module")

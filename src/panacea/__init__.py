@@ -6,7 +6,8 @@ bit-slice GEMM, and the pieces the accelerator cost models are built on.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from panacea import quant, rle, slicing
+from panacea import quant
+from panacea.core import rle, slicing
 from panacea.gemm import GemmCounts, GemmResult, PackedWeights, aqs_gemm, bitslice_gemm, pack_weights
 from panacea.models import find_gemms
 from panacea.quant import CalibrationConfig, QuantRecipe, calibrate, capture, quantize, quantized

@@ -21,18 +21,24 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from safetensors.torch import save_file
 
-from panacea._checks import check_choice, check_fraction, check_int_range, check_option
-from panacea._io import atomic_write
 from panacea.aq.arith import serial_operand
 from panacea.aq.codebook import Codebook
 from panacea.aq.storage import stored_size
-from panacea.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, act_slice_count, ho_shift, weight_slice_count
+from panacea.core.checks import check_choice, check_fraction, check_int_range, check_option
+from panacea.core.files import atomic_write
+from panacea.core.formats import (
+    ACT_BITS,
+    LO_BITS,
+    WEIGHT_BITS,
+    act_slice_count,
+    compensates,
+    weight_slice_count,
+)
+from panacea.core.slicing import act_vector_stored, sibia_skip, weight_vector_stored
 from panacea.gemm import GemmCounts, PackedWeights, aqs_counts, bitslice_counts
 from panacea.gemm.counts import Shape, assemble
 from panacea.gemm.masks import mask_census, operand_mask
-from panacea.gemm.slice_level import sibia_skip
 from panacea.gemm.weights import as_packed
-from panacea.slicing import act_vector_stored, weight_vector_stored
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,9 @@ class Workload:
 
 @dataclass(frozen=True)
 class AQWorkload:
-    """One call of one GEMM quantized arbitrarily (seed 003): ``groups`` GEMMs ``[n, k] x [m, k]^T``
-    of ``x_bits`` / ``w_bits`` codes, in the terms the bit-serial engine's cost depends on.
+    """One call of one GEMM quantized arbitrarily (the JSSC 2024 arbitrary-quantization
+    accelerator): ``groups`` GEMMs ``[n, k] x [m, k]^T`` of ``x_bits`` / ``w_bits`` codes, in the
+    terms the bit-serial engine's cost depends on.
 
     ``x_steps`` / ``w_steps``: bit-serial steps of each codebook (the operand with fewer is serial);
     ``x_nonzero`` / ``w_nonzero``: nonzero codes (zero-elimination skips the rest);
@@ -236,7 +243,7 @@ def synthetic_workload(
     w_stored = _random_mask(m, kk, vector, weight_sparsity, gen) if w_slices > 1 else torch.zeros((0, kk), dtype=bool)
     if scheme == "asym":
         x_bits = 8 if x_bits is None else check_choice("x_bits", x_bits, ACT_BITS)
-        x_slices, compensate = act_slice_count(x_bits), _compensates(zero_point, x_bits, lo_bits)
+        x_slices, compensate = act_slice_count(x_bits), compensates(zero_point, x_bits, lo_bits)
         check_int_range("zero_point", zero_point, 0, 2**x_bits - 1)
     else:
         x_bits = w_bits if x_bits is None else check_choice("x_bits", x_bits, WEIGHT_BITS)
@@ -260,11 +267,6 @@ def synthetic_workload(
         weight_stored=w_stored,
         counts=counts,
     )
-
-
-def _compensates(zero_point: int, x_bits: int, lo_bits: int) -> bool:
-    """Whether the AQS-GEMM needs its compensation term: the zero point's HO slice ``r`` is not 0."""
-    return (zero_point >> ho_shift(x_bits, lo_bits)) != 0
 
 
 def _counts(
@@ -312,7 +314,7 @@ def with_index_bits(w: Workload, index_bits: int) -> Workload:
     does not depend on the index width), the counts and stored sizes of the new width. Equal to
     capturing again with ``index_bits`` (tests/test_workload.py)."""
     index_bits = check_int_range("index_bits", index_bits, 1, 16)
-    compensate = w.scheme == "asym" and _compensates(w.zero_point, w.x_bits, w.lo_bits)
+    compensate = w.scheme == "asym" and compensates(w.zero_point, w.x_bits, w.lo_bits)
     masks = (w.act_stored, w.weight_stored)
     counts = _counts(w.scheme, w.n, w.k, w.m, w.groups, w.x_bits, w.w_bits, compensate, w.vector, index_bits, *masks)
     return dataclasses.replace(w, index_bits=index_bits, counts=counts)

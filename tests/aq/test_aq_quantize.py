@@ -9,8 +9,8 @@ from tiny_models import TinyCNN, tiny_llama
 import panacea.hw as hw
 from panacea.aq import codebook as cb
 from panacea.aq.arith import bitserial_gemm
-from panacea.aq.quantize import AQConfig, aq_quantized, calibrate_aq
 from panacea.models.gemms import find_gemms
+from panacea.quant.arbitrary import AQConfig, aq_quantized, calibrate_aq
 from panacea.workload import workloads_from_bytes, workloads_to_bytes
 
 

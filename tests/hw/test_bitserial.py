@@ -1,4 +1,5 @@
-"""Seed 003's accelerator: the published peak envelope, cycles from bits, energy gating, bad input."""
+"""The JSSC 2024 arbitrary-quantization accelerator: the published peak envelope, cycles from bits,
+energy gating, bad input."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import panacea.hw as hw
-from panacea.formats import weight_slice_count
+from panacea.core.formats import weight_slice_count
 from panacea.hw.bitserial import synthetic_aq_workload
 from panacea.hw.mapping import score, workload_key
 from panacea.hw.model import KB_BITS

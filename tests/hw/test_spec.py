@@ -19,7 +19,7 @@ lanes = 8
 """
 
 
-@pytest.mark.parametrize("name", [n for n in BUILTIN_SPECS if n != "aq-bitserial"])  # seed 003's is its own chip
+@pytest.mark.parametrize("name", [n for n in BUILTIN_SPECS if n != "aq-bitserial"])  # its own chip
 def test_shipped_designs_have_the_papers_equal_resources(name):
     spec = load_spec(name)
     assert spec.multipliers_4b == 3072  # an 8b x 8b multiplier counts as four 4b x 4b

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from panacea.hw.sweep import SIZES, plot, sparsity_sweep, summary, write_csv
+from panacea.flows.sweep import SIZES, plot, sparsity_sweep, summary, write_csv
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_empty_sweeps_are_refused():
 
 
 def test_the_sweep_gives_the_same_rows_in_this_process_on_a_pool_and_on_ray():
-    from panacea.executors import LocalExecutor, RayExecutor
+    from panacea.flows.executors import LocalExecutor, RayExecutor
 
     sizes, levels = {"tiny": (32, 64, 64)}, (0.0, 0.9)
     here = sparsity_sweep(sizes, levels)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from tiny_models import image_batches, save_tiny_llama, tiny_cnn, tiny_gpt2, token_batches
 
-from panacea.evaluate import EvaluateConfig, evaluate
+from panacea.flows.evaluate import EvaluateConfig, evaluate
 from panacea.models.loaders import load_model
 from panacea.models.streaming import COMPACT, is_streamed, stream_blocks
 from panacea.quant import CalibrationConfig, calibrate_many, capture, quantized

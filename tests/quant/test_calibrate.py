@@ -12,13 +12,13 @@ from tiny_models import image_batches, tiny_cnn, tiny_gpt2, tiny_llama, token_ba
 from torch import nn
 
 import panacea
+from panacea.core.slicing import act_vector_stored
 from panacea.models import find_gemms
 from panacea.models.run import inference, input_hooks, run
 from panacea.quant import CalibrationConfig, LayerOverride, QuantizedGemm, calibrate, calibrate_many, quantized
 from panacea.quant.dbs import dbs_lo_bits
 from panacea.quant.inference import dequantize_gemm, quantize_input
 from panacea.quant.zpm import zpm_zero_point
-from panacea.slicing import act_vector_stored
 
 LLAMA_BATCHES = token_batches(96)
 
@@ -228,7 +228,7 @@ def test_search_counts_from_kept_extremes_equal_counting_every_candidate(rows, v
     """The ZPM search counts, per candidate zero point, the vectors whose quantized activations
     all share the candidate's HO slice; from the float extremes kept while observing, that must
     equal quantizing every vector for every candidate (module docs: monotonic rounding)."""
-    from panacea.formats import ho_shift
+    from panacea.core.formats import ho_shift
     from panacea.quant.calibrate import _Extremes, _Search, _search_counts
 
     x_bits, lo_bits = bits

@@ -7,10 +7,10 @@ import torch
 from tiny_models import tiny_llama, token_batches
 
 import panacea
+from panacea.core.slicing import act_vector_stored, ho_shift, sbr_zero_top_range, weight_vector_stored
 from panacea.quant import CalibrationConfig, LayerOverride, calibrate, capture, quantized
 from panacea.quant.inference import quantize_input
 from panacea.quant.recipe import sym_act_bits
-from panacea.slicing import act_vector_stored, ho_shift, sbr_zero_top_range, weight_vector_stored
 
 
 def _config(scheme: str, x_bits: int) -> CalibrationConfig:

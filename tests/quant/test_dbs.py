@@ -9,8 +9,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from panacea.core.slicing import dbs_truncate, ho_shift
 from panacea.quant import dbs_lo_bits, dbs_truncation_bias, dbs_type, skip_range_share, zpm_zero_point
-from panacea.slicing import dbs_truncate, ho_shift
 
 
 def test_share_is_the_gaussian_mass_of_the_skip_range():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from panacea.core.slicing import ho_shift
 from panacea.quant import zpm_zero_point
-from panacea.slicing import ho_shift
 
 
 @pytest.mark.parametrize("x_bits", [8, 12])

@@ -10,10 +10,10 @@ from conftest import REPRODUCE_TINY
 from typer.testing import CliRunner
 
 from panacea.cli import app
-from panacea.paper import NO_MODEL, SYNTHETIC, paper
-from panacea.report import Results
-from panacea.reproduce import PROFILES, SCHEMES, Reproduction
-from panacea.reproduce.sensitivity import METRICS, shipped_assumptions
+from panacea.flows.reproduce import PROFILES, SCHEMES, Reproduction
+from panacea.flows.reproduce.sensitivity import METRICS, shipped_assumptions
+from panacea.results import Results
+from panacea.results.paper import NO_MODEL, SYNTHETIC, paper
 
 runner = CliRunner()
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import panacea.hw as hw
-from panacea.evaluate import Cache, EvaluateConfig, run_schemes
-from panacea.reproduce.sensitivity import DESIGNS, comparison, load_assumptions, shipped_assumptions
+from panacea.flows.evaluate import Cache, EvaluateConfig, run_schemes
+from panacea.flows.reproduce.sensitivity import DESIGNS, comparison, load_assumptions, shipped_assumptions
 
 
 def test_every_hardware_value_keeps_the_papers_equal_resources():
@@ -35,7 +35,7 @@ def test_every_assumption_has_a_base_distinct_from_its_values():
 
 
 def _shipped() -> dict:
-    return tomllib.loads(resources.files("panacea.reproduce").joinpath("sensitivity.toml").read_text())
+    return tomllib.loads(resources.files("panacea.flows.reproduce").joinpath("sensitivity.toml").read_text())
 
 
 @pytest.mark.parametrize(
@@ -75,8 +75,8 @@ def test_another_index_width_equals_a_new_capture_on_a_real_model(tiny_llama_dir
 
 
 def test_only_assumptions_varied_around_the_runs_mapping_explain_a_claim():
-    from panacea.paper import paper
-    from panacea.reproduce import SensitivityRow, _explanation
+    from panacea.flows.reproduce import SensitivityRow, _explanation
+    from panacea.results.paper import paper
 
     claim = next(c for c in paper().claims if c.id == "fig16-ee-simd-gpt2")  # EE over SIMD, 3.81x
 
@@ -101,7 +101,7 @@ def test_only_assumptions_varied_around_the_runs_mapping_explain_a_claim():
 
 @pytest.mark.parametrize("mapping", ["search", "fixed"])
 def test_the_mapping_assumption_is_based_on_the_runs_mapping(tiny_llama_dir, tmp_path, mapping):
-    from panacea.reproduce import COMPARED_SCHEMES, sensitivity_rows
+    from panacea.flows.reproduce import COMPARED_SCHEMES, sensitivity_rows
 
     opts = dict(model=tiny_llama_dir, schemes=COMPARED_SCHEMES, profile="paper", tokens=64, calib_tokens=64, seqlen=32)
     base = run_schemes(EvaluateConfig(**opts, batch_size=2), Cache(tmp_path / "cache", resume=False))

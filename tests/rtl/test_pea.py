@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import panacea.hw as hw
+from panacea.core.slicing import act_vector_stored, weight_vector_stored
 from panacea.gemm import aqs_gemm
 from panacea.rtl.check import run_pea
 from panacea.rtl.pea import formula_cycles, row_packed_cycles, tile_work
 from panacea.rtl.vectors import layer_operands, tile_vectors
-from panacea.slicing import act_vector_stored, weight_vector_stored
 from panacea.workload import gemm_workload
 from tests.rtl.test_units import UnsignedWeightMultiplier
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from panacea.aq.quantize import AQConfig
 from panacea.quant import CalibrationConfig, LayerOverride
+from panacea.quant.arbitrary import AQConfig
 from panacea.schemes import (
     SHIPPED_PROFILES,
     SHIPPED_SCHEMES,

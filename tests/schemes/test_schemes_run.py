@@ -7,7 +7,7 @@ from tiny_models import save_tiny_llama
 from typer.testing import CliRunner
 
 from panacea.cli import app
-from panacea.report import Results
+from panacea.results import Results
 
 runner = CliRunner()
 TINY = ["--tokens", "64", "--calib-tokens", "64", "--seqlen", "32", "--batch-size", "2"]
@@ -85,7 +85,8 @@ def test_a_scheme_a_design_cannot_run_is_one_line(tiny_dir, tmp_path, scheme, ac
 
 
 def test_fig19_four_bit_weights_on_both_bit_slice_designs(tiny_dir, tmp_path):
-    from panacea.report.tables import fig19_pairs, fig19_table
+    from panacea.report.tables import fig19_table
+    from panacea.results.queries import fig19_pairs
 
     out = tmp_path / "run"
     args = ["evaluate", tiny_dir, *TINY, "--schemes", "sym,dbs,optq4,sym-optq4", "--accelerators", "panacea,sibia"]
@@ -113,10 +114,10 @@ def test_one_observing_pass_calibrates_every_scheme_as_alone():
     import torch
     from tiny_models import tiny_llama, token_batches
 
-    from panacea.aq.quantize import calibrate_aq
+    from panacea.flows.pipeline import calibrate
     from panacea.quant import calibrate_many
+    from panacea.quant.arbitrary import calibrate_aq
     from panacea.schemes import load_profile, load_schemes, resolve
-    from panacea.schemes.run import calibrate
 
     model, batches = tiny_llama(), token_batches(96, 3)
     schemes = [resolve(s, load_profile("accurate"), "llama") for s in load_schemes(("zpm", "dbs", "aq"))]

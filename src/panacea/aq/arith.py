@@ -1,4 +1,5 @@
-"""Products of arbitrarily quantized operands: the LUT products and the bit-serial MAC (seed 003).
+"""Products of arbitrarily quantized operands: the LUT products and the bit-serial MAC
+(the JSSC 2024 arbitrary-quantization accelerator).
 
 Two readings of the same integer GEMM ``y[n, m] = sum_k A[x[n, k]] * W[w[m, k]]`` (codes ``x``,
 ``w``; codebooks ``A``, ``W``), both exact:
@@ -19,9 +20,9 @@ from typing import Literal
 
 import torch
 
-from panacea._checks import as_int_matrix, check_values_in
 from panacea.aq.codebook import LEVEL_MAX, LEVEL_MIN, Codebook, decode, digits
-from panacea.intmm import int_matmul
+from panacea.core.checks import as_int_matrix, check_values_in
+from panacea.core.intmm import int_matmul
 
 _GRID = (LEVEL_MIN, LEVEL_MAX)
 

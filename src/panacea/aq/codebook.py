@@ -1,7 +1,7 @@
 """Arbitrary quantization: ``b``-bit codes whose values come from a lookup table per tensor.
 
 A :class:`Codebook` is the LUT of one tensor: ``2^b`` integer levels on the signed 8-bit value grid
-``[-128, 127]`` (seed 003: "arbitrarily quantized 8-bit precision data"); a real value is
+``[-128, 127]`` (the JSSC 2024 accelerator: "arbitrarily quantized 8-bit precision data"); a real value is
 ``scale * level`` with the tensor's (or, for weights, the output channel's) scale, applied after
 the integer GEMM. The levels can be anything: uniform, powers of two, normal quantiles (NF4-like)
 or k-means centroids of the tensor's own values.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from panacea._checks import check_int_range, check_option
+from panacea.core.checks import check_int_range, check_option
 
 LEVEL_MIN, LEVEL_MAX = -128, 127
 BITS = (1, 8)  # code widths the accelerator supports
@@ -72,7 +72,7 @@ def digits(cb: Codebook) -> torch.Tensor:
     two of level ``c``'s magnitude, most significant first, zero-padded; a row sums to its level.
 
     Multiplying a parallel operand ``x`` by a level is then ``steps`` shift-and-adds of ``x``
-    (reloading this LUT reconfigures the engine for another codebook: seed 003's LUT-based runtime
+    (reloading this LUT reconfigures the engine for another codebook: the accelerator's LUT-based runtime
     reconfiguration)."""
     mag, sign = cb.levels.abs().to(torch.int32), torch.sign(cb.levels).to(torch.int32)
     bit = 1 << torch.arange(7, -1, -1, dtype=torch.int32)  # 128, 64, ..., 1

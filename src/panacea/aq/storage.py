@@ -1,11 +1,12 @@
-"""The two storage formats of seed 003: raw and run-length compressed, chosen per block.
+"""The two storage formats of the JSSC 2024 arbitrary-quantization accelerator: raw and run-length
+compressed, chosen per block.
 
 A tensor of codes ``[rows, length]`` is cut along each row into blocks of ``block`` codes (the last
 one of a row may be shorter). Each block is stored in one of two formats, with one flag bit:
 
 - **raw**: every code, ``bits`` bits each;
 - **RLE**: only the nonzero codes, each with a ``run_bits`` index = the zeros skipped since the
-  previous nonzero code of the block (the same entry and filler scheme as :mod:`panacea.rle`:
+  previous nonzero code of the block (the same entry and filler scheme as :mod:`panacea.core.rle`:
   a run of ``F = 2^run_bits - 1`` or more zeros takes fillers that carry no code), plus a header
   with the block's entry count (``bit_length(block)`` bits). Trailing zeros need no entry.
 
@@ -25,10 +26,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from panacea._checks import as_int_matrix, check_int_range, check_values_in
-from panacea._tensors import count_true
 from panacea.aq.codebook import BITS
-from panacea.rle import INDEX_BITS, RleRows, rle_decode, rle_encode, rle_row_entries
+from panacea.core.checks import as_int_matrix, check_int_range, check_values_in
+from panacea.core.rle import INDEX_BITS, RleRows, rle_decode, rle_encode, rle_row_entries
+from panacea.core.tensors import count_true
 
 
 def header_bits(block: int) -> int:
@@ -88,11 +89,6 @@ class BlockStore:
     def size_bits(self) -> int:
         return int(self.row_bits().sum())
 
-    @property
-    def raw_bits(self) -> int:
-        """The size of the same codes all raw and unflagged: ``rows x length x bits``."""
-        return self.rows * self.length * self.bits
-
 
 def _blocks(codes: object, bits: int, block: int, run_bits: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """Validated ``codes [rows, length]`` cut into blocks: ``(blocks uint8 [rows * n_blocks, block]
@@ -146,7 +142,7 @@ class StoredSize:
 def stored_size(codes: torch.Tensor, bits: int, *, block: int = 64, run_bits: int = 4) -> StoredSize:
     """``store(codes, ...)``'s sizes (``row_bits()``, ``runs.index.numel()``) and the nonzero codes,
     without building the streams: of an RLE block only its index entries are counted
-    (:func:`panacea.rle.rle_row_entries`)."""
+    (:func:`panacea.core.rle.rle_row_entries`)."""
     blocks, lengths, rows, _ = _blocks(codes, bits, block, run_bits)
     nonzero = blocks != 0
     per_block = count_true(nonzero, 1).long()

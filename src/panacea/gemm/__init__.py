@@ -37,14 +37,22 @@ from typing import Literal
 
 import torch
 
-from panacea._checks import as_int_matrix, check_choice, check_int_range, check_option, check_values_in
-from panacea.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, act_slice_count, ho_shift, weight_qmax, weight_slice_count
+from panacea.core.checks import as_int_matrix, check_choice, check_int_range, check_option, check_values_in
+from panacea.core.formats import (
+    ACT_BITS,
+    LO_BITS,
+    WEIGHT_BITS,
+    act_slice_count,
+    weight_qmax,
+    weight_slice_count,
+    zero_point_ho,
+)
+from panacea.core.intmm import grouped_matmul
+from panacea.core.slicing import act_vector_stored, dbs_truncate, sibia_skip, weight_vector_stored
 from panacea.gemm import slice_level
 from panacea.gemm.counts import GemmCounts, Shape, assemble
 from panacea.gemm.masks import mask_census, operand_mask
 from panacea.gemm.weights import PackedWeights, as_packed, pack_weights
-from panacea.intmm import grouped_matmul
-from panacea.slicing import act_vector_stored, dbs_truncate, weight_vector_stored
 
 __all__ = [
     "GemmCounts",
@@ -110,7 +118,7 @@ def _aqs_counts(s: Shape, x: torch.Tensor, w: PackedWeights, zero_point: int, x_
         act_vector_stored(x, zero_point, x_bits, lo_bits, w.vector), s.n, w.vector, w.index_bits, rle=True
     )
     census = mask_census(s, x_mask, w.mask, x_skipped=True, w_skipped=True)
-    r = zero_point >> ho_shift(x_bits, lo_bits)
+    r = zero_point_ho(zero_point, x_bits, lo_bits)
     return assemble(s, census, compensate=r != 0, compressed_storage=True, skipped="both")
 
 
@@ -145,7 +153,7 @@ def aqs_gemm(
         x_q, w_q, zero_point, w_bits, x_bits, lo_bits, vector, index_bits, groups
     )
     if path == "slice":
-        r = zero_point >> ho_shift(x_bits, lo_bits)
+        r = zero_point_ho(zero_point, x_bits, lo_bits)
         out, census = slice_level.aqs(
             s, x, w.values, r=r, x_bits=x_bits, lo_bits=lo_bits, w_bits=w.bits, vector=w.vector, index_bits=w.index_bits
         )
@@ -199,7 +207,7 @@ def _sibia_operands(x_q, w_q, bits, x_bits, vector, index_bits, groups):
 def _sibia_counts(s: Shape, x: torch.Tensor, w: PackedWeights, x_bits: int) -> GemmCounts:
     """The fast path's counts: SBR on both operands, the sparser one's stored vectors skipped."""
     x_stored = weight_vector_stored(x, x_bits, w.vector)  # SBR on both operands
-    skip = slice_level.sibia_skip(x_stored, w.mask.stored)
+    skip = sibia_skip(x_stored, w.mask.stored)
     x_mask = operand_mask(x_stored, s.n, w.vector, w.index_bits, rle=skip == "activations")
     census = mask_census(s, x_mask, w.mask, x_skipped=skip == "activations", w_skipped=skip == "weights")
     return assemble(s, census, compensate=False, compressed_storage=False, skipped=skip)

@@ -34,7 +34,7 @@ from typing import Literal
 
 import torch
 
-from panacea.formats import SLICE_BITS
+from panacea.core.formats import SLICE_BITS
 
 Skipped = Literal["activations", "weights", "both", "none", "mixed"]
 

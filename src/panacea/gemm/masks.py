@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
-from panacea.formats import SLICE_BITS
+from panacea.core.formats import SLICE_BITS
+from panacea.core.rle import rle_index_entries
 from panacea.gemm.counts import Census, Shape
-from panacea.rle import rle_index_entries
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,19 @@ from dataclasses import dataclass
 
 import torch
 
-from panacea.gemm.counts import Census, Shape, Skipped
-from panacea.intmm import grouped_matmul
-from panacea.rle import rle_decode, rle_encode
-from panacea.slicing import (
+from panacea.core.intmm import grouped_matmul
+from panacea.core.rle import rle_decode, rle_encode
+from panacea.core.slicing import (
     act_slice_shifts,
     act_slices,
     from_vectors,
     sbr_slice_shifts,
     sbr_slices,
+    sibia_skip,
     to_vectors,
     vector_lanes,
 )
+from panacea.gemm.counts import Census, Shape, Skipped
 
 
 @dataclass(frozen=True)
@@ -141,23 +142,6 @@ def aqs(
             bias_fold += row_sums.t().reshape(-1) * (1 << shift)
         out += (r << x_shifts[0]) * (bias_fold - w_1u)
     return out, census(s, x_top, w_top)
-
-
-def sibia_skip(x_stored: torch.Tensor | None, w_stored: torch.Tensor | None) -> Skipped:
-    """The operand Sibia skips: the one with the higher top-slice vector sparsity (ties: activations).
-
-    An operand without a high-order slice (4 bits, or ``None``) has nothing to skip.
-    """
-    x_ok = x_stored is not None and x_stored.numel() > 0
-    w_ok = w_stored is not None and w_stored.numel() > 0
-    if not (x_ok or w_ok):
-        return "none"
-    if not w_ok:
-        return "activations"
-    if not x_ok:
-        return "weights"
-    x_dense = int(x_stored.sum()) * w_stored.numel()
-    return "activations" if x_dense <= int(w_stored.sum()) * x_stored.numel() else "weights"
 
 
 def sibia(

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import torch
 
-from panacea._checks import as_int_matrix, check_choice, check_int_range, check_values_in
-from panacea.formats import WEIGHT_BITS, weight_qmax, weight_slice_count
+from panacea.core.checks import as_int_matrix, check_choice, check_int_range, check_values_in
+from panacea.core.formats import WEIGHT_BITS, weight_qmax, weight_slice_count
+from panacea.core.intmm import int_matmul
+from panacea.core.rle import INDEX_BITS
+from panacea.core.slicing import weight_vector_stored
 from panacea.gemm.masks import OperandMask, operand_mask
-from panacea.intmm import int_matmul
-from panacea.rle import INDEX_BITS
-from panacea.slicing import weight_vector_stored
 
 VECTOR_RANGE = (1, 64)
 DEFAULT_W_BITS, DEFAULT_VECTOR, DEFAULT_INDEX_BITS = 7, 4, 4

@@ -1,4 +1,4 @@
-"""Seed 003's arbitrary-quantization accelerator: bit-serial inner-product units with LUT codebooks.
+"""The JSSC 2024 arbitrary-quantization accelerator: bit-serial inner-product units with LUT codebooks.
 
 The engine as we model it (the abstract gives its features, not its microarchitecture):
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
-from panacea.formats import SLICE_BITS, weight_slice_count
+from panacea.core.formats import SLICE_BITS, weight_slice_count
 from panacea.hw.area import Part
 from panacea.hw.cost import Cost
 from panacea.hw.mapping import Tiling, tiling

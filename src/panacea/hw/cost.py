@@ -76,10 +76,6 @@ class Cost:
         return 2 * self.macs / self.seconds / 1e12 if self.cycles else 0.0
 
     @property
-    def macs_per_cycle(self) -> float:
-        return self.macs / self.cycles if self.cycles else 0.0
-
-    @property
     def tops_per_watt(self) -> float:
         return 2 * self.macs / self.energy_j / 1e12 if self.energy_pj else 0.0
 

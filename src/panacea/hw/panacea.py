@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from panacea.formats import SLICE_BITS, act_slice_count, ho_shift
+from panacea.core.formats import SLICE_BITS, act_slice_count, compensates
 from panacea.hw.area import Part
 from panacea.hw.bitslice import BitSliceModel, Plan, per_mtile, step_cycles
 from panacea.hw.cost import Cost
@@ -33,10 +33,6 @@ from panacea.hw.model import KB_BITS
 from panacea.hw.spec import BitSliceCore, PanaceaCore, PanaceaSpec
 from panacea.hw.tiles import SliceTiles
 from panacea.workload import Workload
-
-
-def _compensates(w: Workload) -> bool:
-    return (w.zero_point >> ho_shift(w.x_bits, w.lo_bits)) != 0
 
 
 class PanaceaModel(BitSliceModel):
@@ -88,7 +84,13 @@ class PanaceaModel(BitSliceModel):
 
     def tiles(self, w: Workload, core: BitSliceCore) -> SliceTiles:
         return self._slice_tiles(
-            w, core, x_slices=self.x_slices(w), w_skip=True, x_skip=True, compensate=_compensates(w), compressed=True
+            w,
+            core,
+            x_slices=self.x_slices(w),
+            w_skip=True,
+            x_skip=True,
+            compensate=compensates(w.zero_point, w.x_bits, w.lo_bits),
+            compressed=True,
         )
 
     def plan(self, t: SliceTiles, core: PanaceaCore) -> Plan:
@@ -137,7 +139,7 @@ class PanaceaModel(BitSliceModel):
 
     def operations(self, w: Workload, t: SliceTiles) -> dict[str, float]:
         lanes = t.lanes
-        comp_mults = w.groups * w.m * w.n if _compensates(w) else 0
+        comp_mults = w.groups * w.m * w.n if compensates(w.zero_point, w.x_bits, w.lo_bits) else 0
         return {
             "multipliers:mult_4x4": lanes.mults,
             "accumulators:accumulate": lanes.mults + comp_mults,  # one per product, one per output

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from panacea.formats import weight_slice_count
-from panacea.gemm.slice_level import sibia_skip
+from panacea.core.formats import weight_slice_count
+from panacea.core.slicing import sibia_skip
 from panacea.hw.bitslice import BitSliceModel, Plan, per_mtile, step_cycles
 from panacea.hw.spec import BitSliceCore, SibiaCore, SibiaSpec
 from panacea.hw.tiles import SliceTiles

@@ -4,8 +4,8 @@ A spec names the design's ``kind`` (``panacea``, ``sibia``, ``systolic``, ``simd
 its clock and memories, and its core. The shipped specs of the paper's comparison (``specs/*.toml``)
 give every design the paper's equal resources (section IV): 3072 4b x 4b multipliers (an 8b x 8b
 multiplier counts as four), 256 bits/cycle of DRAM bandwidth and 192 KB of SRAM; ``aq-bitserial``
-is the chip of seed 003 as its own design (its spec says how it was sized). Users write their own to explore designs;
-:func:`load_spec` validates it and names the bad key.
+is the JSSC 2024 arbitrary-quantization chip as its own design (its spec says how it was sized).
+Users write their own to explore designs; :func:`load_spec` validates it and names the bad key.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from panacea._io import read_text
-from panacea.formats import BIT_SLICE_FORMATS, NumberFormat
+from panacea.core.files import read_text
+from panacea.core.formats import BIT_SLICE_FORMATS, NumberFormat
 
 BUILTIN_SPECS = ("panacea", "sibia", "sa-ws", "sa-os", "simd", "aq-bitserial")
 
@@ -154,9 +154,10 @@ class SimdCore(_Strict):
 
 
 class BitSerialCore(_Strict):
-    """Seed 003's engine as we model it (:mod:`panacea.hw.bitserial`): ``rows x cols`` inner-product
-    units (IPUs), each adding ``lanes`` bit-serial terms per cycle through an adder tree into its
-    accumulator; output-stationary (an IPU owns one token x output channel). Operands are stored
+    """The arbitrary-quantization accelerator's engine as we model it (:mod:`panacea.hw.bitserial`):
+    ``rows x cols`` inner-product units (IPUs), each adding ``lanes`` bit-serial terms per cycle
+    through an adder tree into its accumulator; output-stationary (an IPU owns one token x output
+    channel). Operands are stored
     in blocks of ``block`` codes, raw or RLE with ``run_bits`` indices."""
 
     rows: int = Field(ge=1, le=UNITS)  # IPU rows: tokens of a fold
@@ -173,9 +174,10 @@ class BitSerialCore(_Strict):
 
 
 class _Design(_Strict):
-    # The number formats (panacea.formats) a design of this kind computes on: Panacea's AQS-GEMM
+    # The number formats (panacea.core.formats) a design of this kind computes on: Panacea's AQS-GEMM
     # takes unsigned activations with a zero point, Sibia's GEMM signed symmetric ones, the dense
-    # designs any integer operands (their cost ignores sparsity), seed 003's chip codebook codes.
+    # designs any integer operands (their cost ignores sparsity), the arbitrary-quantization
+    # accelerator's chip codebook codes.
     formats: ClassVar[tuple[NumberFormat, ...]]
     dense: ClassVar[bool] = False  # computes every product: runs one scheme, the comparison's main one
 

@@ -30,13 +30,13 @@ import math
 
 import torch
 
+from panacea.core.slicing import vector_lanes
 from panacea.hw.area import Part
 from panacea.hw.cost import Cost
 from panacea.hw.mapping import Tiling, tiling
 from panacea.hw.model import KB_BITS, CostModel, Layout, passes
 from panacea.hw.schedule import Timeline, grid
 from panacea.hw.spec import SystolicSpec
-from panacea.slicing import vector_lanes
 from panacea.workload import Workload
 
 OPERAND_BITS = 8

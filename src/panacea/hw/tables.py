@@ -14,8 +14,8 @@ from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from panacea._checks import invalid_file
-from panacea._io import read_text
+from panacea.core.checks import invalid_file
+from panacea.core.files import read_text
 
 Positive = Annotated[float, Field(gt=0)]
 T = TypeVar("T", bound=BaseModel)

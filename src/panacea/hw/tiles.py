@@ -35,10 +35,10 @@ from functools import cached_property
 
 import torch
 
-from panacea._tensors import count_true
-from panacea.formats import SLICE_BITS
-from panacea.rle import rle_row_entries
-from panacea.slicing import vector_lanes
+from panacea.core.formats import SLICE_BITS
+from panacea.core.rle import rle_row_entries
+from panacea.core.slicing import vector_lanes
+from panacea.core.tensors import count_true
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from panacea._memory import drop_pages, on_disk
+from panacea.models.memory import drop_pages, on_disk
 
 GemmKind = Literal["linear", "conv1d", "conv2d"]
 
@@ -69,7 +69,7 @@ class GemmSite:
     def weight_matrix(self) -> torch.Tensor:
         """The float weights as ``[M, groups * K]`` (group ``g`` in column block ``g``); a streamed
         block's weights (:mod:`panacea.models.streaming`) come widened to float32 and their pages
-        are dropped again (:func:`panacea._memory.drop_pages`)."""
+        are dropped again (:func:`panacea.models.memory.drop_pages`)."""
         w = self.module.weight.detach()
         if w.dtype in (torch.bfloat16, torch.float16) and on_disk(self.module.weight):
             w = w.to(torch.float32)

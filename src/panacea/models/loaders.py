@@ -42,8 +42,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from panacea._io import remove_orphans, temp_name
-from panacea._memory import return_freed_memory
+from panacea.core.files import remove_orphans, temp_name
+from panacea.models.memory import return_freed_memory
 from panacea.models.streaming import stream_blocks
 
 Kind = Literal["causal-lm", "encoder", "image-classifier"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import inspect
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import torch
 from torch import nn
 
+from panacea.core.progress import Progress
 from panacea.models.gemms import GemmSite
 
 Batch = Any  # a tensor (positional input), a tuple/list (positional inputs) or a dict (keyword inputs)
@@ -124,7 +125,7 @@ def observe(
     model: nn.Module,
     batches: Sequence[Batch],
     observers: Sequence[PassObserver],
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """One forward pass of ``model`` over ``batches`` in inference mode, every observer seeing the
     inputs of its sites (in the order given, where sites are shared): several calibrations share

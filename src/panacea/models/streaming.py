@@ -12,7 +12,7 @@ outside the blocks (embeddings, final norm, output head, a CNN's stem) is float3
 activations, hooks and ``model.dtype`` are float32 as in the whole-model path.
 
 Weights a checkpoint's safetensors file holds in the stored dtype are views of its memory mapping:
-those of the blocks are kept out of resident memory between uses (:func:`panacea._memory.keep_on_disk`:
+those of the blocks are kept out of resident memory between uses (:func:`panacea.models.memory.keep_on_disk`:
 their pages are dropped after a block has run, or after :meth:`GemmSite.weight_matrix` has read them,
 and fault in again from the file), so the process holds the float32 parts, the block at work and
 what it computed (a Llama-3.2-3B: 1.6 GB of float32 embeddings instead of 12.8 GB of weights).
@@ -32,8 +32,8 @@ import weakref
 import torch
 from torch import nn
 
-from panacea._memory import drop_pages, keep_on_disk
 from panacea.models.gemms import find_gemms
+from panacea.models.memory import drop_pages, keep_on_disk
 from panacea.models.run import find_blocks
 
 COMPACT = (torch.bfloat16, torch.float16)

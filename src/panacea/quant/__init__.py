@@ -1,6 +1,6 @@
 """Quantization primitives and the two pure rules of the paper (ZPM, DBS)."""
 
-from panacea.formats import ACT_BITS, WEIGHT_BITS, act_qmax, weight_qmax
+from panacea.core.formats import ACT_BITS, WEIGHT_BITS, act_qmax, weight_qmax
 from panacea.quant.calibrate import calibrate, calibrate_many
 from panacea.quant.capture import LayerCapture, Recorder, capture
 from panacea.quant.config import CalibrationConfig, LayerOverride

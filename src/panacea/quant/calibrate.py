@@ -26,13 +26,15 @@ extremes are kept:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from panacea.formats import ho_shift
+from panacea.core.formats import ho_shift
+from panacea.core.progress import Progress
+from panacea.core.slicing import vector_reduce
 from panacea.models.gemms import GemmSite, find_gemms
 from panacea.models.run import Batch, PassObserver, SameInput, as_batches, observe
 from panacea.quant.config import CalibrationConfig, LayerSettings
@@ -42,9 +44,6 @@ from panacea.quant.observers import ActivationObserver
 from panacea.quant.primitives import asymmetric_qparams
 from panacea.quant.recipe import LayerRecipe, QuantRecipe, sym_act_bits
 from panacea.quant.zpm import zpm_zero_point
-from panacea.slicing import vector_reduce
-
-Progress = Callable[[str, int, int], None]
 
 
 def calibrate(

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from panacea.formats import ho_shift
+from panacea.core.formats import ho_shift
+from panacea.core.slicing import act_vector_stored, sbr_zero_top_count, weight_vector_stored
 from panacea.gemm import GemmCounts
 from panacea.quant.inference import QuantizedGemm
 from panacea.quant.recipe import sym_act_bits
-from panacea.slicing import act_vector_stored, sbr_zero_top_count, weight_vector_stored
 from panacea.workload import Workload, gemm_workload
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from panacea.formats import ACT_BITS, WEIGHT_BITS
+from panacea.core.formats import ACT_BITS, WEIGHT_BITS
 from panacea.quant.observers import RANGE_METHODS
 
 

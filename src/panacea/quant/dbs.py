@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 import numbers
 
-from panacea._checks import check_fraction
-from panacea.formats import LO_BITS, ho_shift
+from panacea.core.checks import check_fraction
+from panacea.core.formats import LO_BITS, ho_shift
 
 
 def skip_range_share(sigma: float, *, lo_bits: int, x_bits: int = 8) -> float:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from panacea.formats import weight_qmax
+from panacea.core.formats import weight_qmax
 from panacea.models.gemms import GemmSite
 from panacea.models.run import Batch, SameInput, find_blocks, inference, input_hooks, output_head_needed, run
 from panacea.models.streaming import compute_dtype

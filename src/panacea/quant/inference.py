@@ -22,13 +22,13 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from panacea.formats import weight_qmax
+from panacea.core.formats import weight_qmax
+from panacea.core.intmm import exact_matmul
+from panacea.core.slicing import dbs_truncate
 from panacea.gemm import GemmCounts, PackedWeights, aqs_counts, bitslice_counts, pack_weights
-from panacea.intmm import exact_matmul
 from panacea.models.gemms import GemmSite, find_gemms
 from panacea.quant.dbs import dbs_truncation_bias
 from panacea.quant.recipe import LayerRecipe, QuantRecipe, sym_act_bits
-from panacea.slicing import dbs_truncate
 
 
 def dequantize_gemm(
@@ -44,7 +44,7 @@ def dequantize_gemm(
     integer weights' sums, ``w_scale[C]``), with the zero-point and DBS terms folded in.
 
     ``acc`` holds exact integers in any dtype (int32, int64, float32, float64); ``centred``: it is
-    already ``(x_q - zero_point) W^T`` (:func:`panacea.intmm.exact_matmul` with the zero point as
+    already ``(x_q - zero_point) W^T`` (:func:`panacea.core.intmm.exact_matmul` with the zero point as
     offset). The arithmetic is float64 whatever the dtype, rounded to float32 once, written into
     ``out`` when given (it may be ``acc`` itself).
     """
@@ -94,7 +94,7 @@ class QuantizedGemm(nn.Module):
         self.site = site  # a dataclass: the original module is not registered as a submodule
         self.layer = layer
         self.vector, self.index_bits = vector, index_bits
-        device = site.module.weight.device  # the model's (panacea.device): the integer GEMMs run there
+        device = site.module.weight.device  # the model's (panacea.models.device): the integer GEMMs run there
         w_q, w_scale = w_q.to(device), w_scale.to(device)
         self.register_buffer("w_q", w_q)
         self.register_buffer("w_scale", w_scale.to(torch.float32))

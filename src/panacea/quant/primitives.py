@@ -17,8 +17,8 @@ from typing import Literal
 
 import torch
 
-from panacea._checks import check_int_range
-from panacea.formats import act_qmax, weight_qmax
+from panacea.core.checks import check_int_range
+from panacea.core.formats import act_qmax, weight_qmax
 
 Granularity = Literal["tensor", "channel", "group"]
 

@@ -24,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from panacea._checks import invalid_file
-from panacea._io import atomic_write, read_text
-from panacea.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, weight_qmax
+from panacea.core.checks import invalid_file
+from panacea.core.files import atomic_write, read_text
+from panacea.core.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, weight_qmax
 from panacea.quant.config import CalibrationConfig, WGranularity
 
 FORMAT = "panacea-recipe"

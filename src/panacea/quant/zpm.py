@@ -4,7 +4,8 @@ Asymmetric quantization centres an activation distribution on its zero point ``z
 range of the AQS-GEMM is the HO-slice bin ``[r * 2^l, (r + 1) * 2^l - 1]`` that contains ``z``
 (``r = z >> l``, ``l`` = the HO slice's bit position). When ``z`` sits near a bin edge, half of the
 values spill into the neighbouring bin and their HO slices are not compressible. ZPM moves the zero
-point to the middle of its bin (our reading of eq. 7, DESIGN.md):
+point to the middle of its bin (our reading of eq. 7, whose
+typeset form the paper's text loses; it is the one that keeps ``r`` and centres the bin):
 
     z' = floor(z / 2^l) * 2^l + 2^(l-1)
 
@@ -14,8 +15,8 @@ unchanged. The sparsity-searching variant lives with the calibration flow.
 
 from __future__ import annotations
 
-from panacea._checks import check_int_range
-from panacea.formats import act_qmax, ho_shift
+from panacea.core.checks import check_int_range
+from panacea.core.formats import act_qmax, ho_shift
 
 
 def zpm_zero_point(zero_point: int, *, lo_bits: int = 4, x_bits: int = 8) -> int:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from panacea._io import atomic_write
+from panacea.core.files import atomic_write
 from panacea.report.plots import plot_all
-from panacea.report.schema import RESULTS_NAME, SCHEMA_VERSION, CostRecord, LayerCost, Results, SchemeRecord
 from panacea.report.tables import (
     ablation_table,
     accelerator_table,
@@ -23,6 +22,7 @@ from panacea.report.tables import (
     fig18_table,
     fig19_table,
 )
+from panacea.results.schema import Results
 
 LAYER_FIELDS = (
     "act_vector_sparsity",
@@ -34,7 +34,7 @@ LAYER_FIELDS = (
     "calls",
     "tokens",
 )
-# The arbitrary-quantization schemes' layers (panacea.schemes.run) carry their own fields.
+# The arbitrary-quantization schemes' layers (panacea.flows.pipeline) carry their own fields.
 AQ_LAYER_FIELDS = ("x_bits", "w_bits", "x_steps", "w_steps", "act_zero_codes", "act_stored_bits", "weight_stored_bits")
 
 
@@ -138,12 +138,4 @@ def render(res: Results, directory: str | Path, console: Console | None = None) 
     return [*written, *figures, out / "report.md"]
 
 
-__all__ = [
-    "RESULTS_NAME",
-    "SCHEMA_VERSION",
-    "CostRecord",
-    "LayerCost",
-    "Results",
-    "SchemeRecord",
-    "render",
-]
+__all__ = ["render"]

@@ -5,18 +5,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from panacea._io import atomic_write
-from panacea.report.schema import Results
-from panacea.report.tables import (
-    ENERGY_GROUPS,
-    METRIC_NAMES,
-    ablation_steps,
-    energy_groups,
-    fig18_pairs,
-    headline,
-    name,
-    panacea_headline,
-)
+from panacea.core.files import atomic_write
+from panacea.report.tables import ENERGY_GROUPS, METRIC_NAMES, energy_groups, name
+from panacea.results.queries import ablation_steps, fig18_pairs, headline, panacea_headline
+from panacea.results.schema import Results
 
 
 def pyplot():

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from rich.table import Table as RichTable
 
-from panacea.paper import paper_value
-from panacea.report.schema import CostRecord, Results
+from panacea.results.paper import paper_value
+from panacea.results.queries import ablation_steps, fig18_pairs, fig19_pairs, headline, panacea_headline
+from panacea.results.schema import CostRecord, Results
 
-MAIN_SCHEMES = ("dbs", "zpm", "zpm-paper", "asym", "optq4")  # Panacea's headline scheme, by preference
 DISPLAY = {
     "panacea": "Panacea",
     "sibia": "Sibia",
@@ -35,12 +35,12 @@ ENERGY_GROUPS = {
 
 
 def _paper_ee_gpt2() -> dict[str, float]:
-    """The paper's Fig. 16 energy-efficiency gains on GPT-2 over each design (panacea.paper)."""
+    """The paper's Fig. 16 energy-efficiency gains on GPT-2 over each design (panacea.results.paper)."""
     return {d: paper_value(f"fig16-ee-{d}-gpt2") for d in ("sa-ws", "sa-os", "simd", "sibia")}
 
 
 def _paper_ablation(step: str) -> tuple[float, float] | None:
-    """Fig. 15's energy / throughput change of an ablation step on GPT-2 (panacea.paper)."""
+    """Fig. 15's energy / throughput change of an ablation step on GPT-2 (panacea.results.paper)."""
     key = {"+ZPM": "zpm", "+DBS": "dbs", "+DTP": "dtp"}.get(step)
     return None if key is None else (paper_value(f"fig15-{key}-energy"), paper_value(f"fig15-{key}-throughput"))
 
@@ -69,31 +69,6 @@ class Table:
 def name(c: CostRecord) -> str:
     """A design's display name: the shipped ones as the paper writes them, others by their spec name."""
     return DISPLAY.get(c.accelerator, c.design)
-
-
-def main_scheme(formats: dict[str, str | None]) -> str | None:
-    """Panacea's headline scheme among ``formats`` (scheme name -> number format): the first of
-    :data:`MAIN_SCHEMES` there, else the first ``bitslice-asym`` one (results written before
-    formats were recorded hold shipped schemes only)."""
-    preferred = [s for s in MAIN_SCHEMES if s in formats and formats[s] in ("bitslice-asym", None)]
-    others = [s for s, f in formats.items() if f == "bitslice-asym"]
-    return next(iter(preferred + others), None)
-
-
-def headline(res: Results) -> list[CostRecord]:
-    """Each accelerator as designed on its own scheme (Panacea: the main one; Sibia: its first)."""
-    main = main_scheme({s.scheme: s.format for s in res.schemes})
-    out = []
-    for acc in res.config["accelerators"]:
-        first = res.cost(acc)
-        run = res.cost(acc, main) if first is not None and first.kind == "panacea" else first
-        if run is not None:
-            out.append(run)
-    return out
-
-
-def panacea_headline(res: Results) -> CostRecord | None:
-    return next((c for c in headline(res) if c.kind == "panacea"), None)
 
 
 def _pct(v: float | None) -> str:
@@ -179,20 +154,6 @@ def energy_table(res: Results) -> Table:
     return Table(f"{res.model['name']}: energy and its breakdown", cols, rows, [note])
 
 
-def ablation_steps(res: Results) -> list[tuple[str, CostRecord]]:
-    """Fig. 15's steps on the first Panacea design: AQS-GEMM, +ZPM, +DBS (DTP off), +DTP."""
-    ref = panacea_headline(res)
-    if ref is None:
-        return []
-    steps = [
-        ("AQS-GEMM", res.cost(ref.accelerator, "asym", "dtp-off")),
-        ("+ZPM", res.cost(ref.accelerator, "zpm", "dtp-off")),
-        ("+DBS", res.cost(ref.accelerator, "dbs", "dtp-off")),
-        ("+DTP", res.cost(ref.accelerator, "dbs", "")),
-    ]
-    return [(label, c) for label, c in steps if c is not None]
-
-
 def _change(value: float, before: float | None) -> str:
     return "–" if before is None else f"{value / before - 1:+.1%}"
 
@@ -225,21 +186,6 @@ def ablation_table(res: Results) -> Table | None:
     return Table(f"{name(steps[0][1])} ablation (Fig. 15)", cols, rows, [note])
 
 
-def fig18_pairs(res: Results) -> list[tuple[str, str, CostRecord, CostRecord]]:
-    """(panel, label, Panacea's AQS run, the other run) for Fig. 18(a) and (b)."""
-    ref = panacea_headline(res)
-    if ref is None:
-        return []
-    out = []
-    sym = res.cost(ref.accelerator, "sym", "sym-on-panacea")
-    if sym is not None:
-        out.append(("(a)", "symmetric, zero point 128", ref, sym))
-    zero = res.cost(ref.accelerator, ref.scheme, "zero-only")
-    if zero is not None:
-        out.append(("(b)", "skipping zero slices only", ref, zero))
-    return out
-
-
 def fig18_table(res: Results) -> Table | None:
     pairs = fig18_pairs(res)
     if not pairs:
@@ -259,28 +205,6 @@ def fig18_table(res: Results) -> Table | None:
     cols = ["AQS-GEMM vs", f"{METRIC_NAMES.get(metric, metric)}: other / AQS", "EE gain", "speed-up"]
     note = "(a) the sym scheme's integers shifted into Panacea's unsigned format; (b) the same integers as AQS."
     return Table(f"Fig. 18 on Panacea: the AQS-GEMM ({pairs[0][2].scheme}) against", cols, rows, [note])
-
-
-def _weight_bits(res: Results, scheme: str) -> int | None:
-    return res.scheme(scheme).calibration.get("w_bits")
-
-
-def fig19_pairs(res: Results) -> dict[int, tuple[CostRecord, CostRecord]]:
-    """Weight bits -> (Panacea's run, Sibia's run) for Fig. 19: each design as designed on its first
-    scheme with those weight bits (Panacea's headline scheme for its 7-bit run); 7 and 4 bits."""
-    ref = panacea_headline(res)
-    sibia = next((c for c in headline(res) if c.kind == "sibia"), None)
-    if ref is None or sibia is None:
-        return {}
-    mine = [ref, *(c for c in res.costs if c.accelerator == ref.accelerator and not c.variant)]
-    theirs = [c for c in res.costs if c.accelerator == sibia.accelerator and not c.variant]
-    out = {}
-    for bits in (7, 4):
-        p = next((c for c in mine if _weight_bits(res, c.scheme) == bits), None)
-        q = next((c for c in theirs if _weight_bits(res, c.scheme) == bits), None)
-        if p is not None and q is not None:
-            out[bits] = (p, q)
-    return out
 
 
 def fig19_table(res: Results) -> Table | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from amaranth.sim import Simulator
 
-from panacea.formats import ho_shift
+from panacea.core.formats import ho_shift
 from panacea.rtl.pea import PEA
 from panacea.rtl.units import Compensator, OuterProduct, ShiftAccumulator, SliceMultiplier
 from panacea.rtl.vectors import X_BITS, TileVectors

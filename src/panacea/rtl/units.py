@@ -1,7 +1,7 @@
 """The datapath units of a Panacea PEA (Section IV, Fig. 11), in Amaranth.
 
 Every DWO and SWO is an outer-product calculator (OPC) of ``vector x vector`` 4b x 4b
-sign-unsigned multipliers: a weight slice-vector (SBR slices, signed 4-bit, DESIGN.md) times an
+sign-unsigned multipliers: a weight slice-vector (SBR slices, signed 4-bit, section II-B) times an
 activation slice-vector (unsigned 4-bit slices, DBS-aware) gives ``vector**2`` products, signed,
 in [-8 * 15, 7 * 15], so 8 bits hold each. The compensator (CS) accumulates the weight slices
 loaded for uncompressed activation vectors (eq. 6: ``r W 1_U`` re-uses them). The S-ACC adds an
@@ -16,8 +16,8 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-WEIGHT_SLICE = signed(4)  # SBR slices lie in [-8, 7] (panacea.slicing.sbr_slices)
-ACT_SLICE = unsigned(4)  # activation slices (panacea.slicing.act_slices)
+WEIGHT_SLICE = signed(4)  # SBR slices lie in [-8, 7] (panacea.core.slicing.sbr_slices)
+ACT_SLICE = unsigned(4)  # activation slices (panacea.core.slicing.act_slices)
 PRODUCT = signed(8)  # [-120, 105]
 
 

@@ -3,10 +3,10 @@ must produce, as ``$readmemh`` files and a JSON manifest that says the layout of
 
 A tile (Section IV, Fig. 12): one weight slice-vector row (``vector`` output channels) of a layer,
 ``rows`` activation slice-vector rows (``rows x vector`` tokens) and a chunk of ``kc`` positions of
-K starting at ``k0``. 7-bit weights and 8-bit activations (two slices each, DESIGN.md):
+K starting at ``k0``. 7-bit weights and 8-bit activations (two slices each, sections II-B and III-B):
 
 - weights: SBR slices; the top (HO) slice-vectors RLE-encoded along k (indices and stored data
-  apart, :mod:`panacea.rle`), the low (LO) slices dense;
+  apart, :mod:`panacea.core.rle`), the low (LO) slices dense;
 - activations: unsigned slices (DBS: ``lo_bits``); per activation row the HO vectors whose slices
   all equal ``r = zero_point >> lo_bits`` are compressed and RLE-encoded, the LO slices dense;
 - expected: ``psum[i][n]``, what the PEA accumulates: every slice pair of the stored vectors,
@@ -29,10 +29,17 @@ from pathlib import Path
 
 import torch
 
-from panacea._io import atomic_write, read_text
-from panacea.formats import ho_shift
-from panacea.rle import RleRows, rle_decode, rle_encode
-from panacea.slicing import act_slices, act_vector_stored, dbs_truncate, sbr_slices, to_vectors, weight_vector_stored
+from panacea.core.files import atomic_write, read_text
+from panacea.core.formats import ho_shift, zero_point_ho
+from panacea.core.rle import RleRows, rle_decode, rle_encode
+from panacea.core.slicing import (
+    act_slices,
+    act_vector_stored,
+    dbs_truncate,
+    sbr_slices,
+    to_vectors,
+    weight_vector_stored,
+)
 
 FORMAT = "panacea-pea-vectors"
 VERSION = 1
@@ -64,7 +71,7 @@ class TileVectors:
 
     @property
     def r(self) -> int:
-        return self.zero_point >> ho_shift(X_BITS, self.lo_bits)
+        return zero_point_ho(self.zero_point, X_BITS, self.lo_bits)
 
     @property
     def rows(self) -> int:
@@ -76,7 +83,7 @@ class TileVectors:
 
     def stored(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The HO vector masks the RLE streams encode: weights bool ``[kc]``, activations
-        ``[rows, kc]`` (decoded, :func:`panacea.rle.rle_decode`)."""
+        ``[rows, kc]`` (decoded, :func:`panacea.core.rle.rle_decode`)."""
         w = RleRows(
             self.w_ho_index,
             self.w_ho_data,
@@ -322,12 +329,12 @@ def layer_operands(model: str, layer: str, *, tokens: int = 512, scheme: str = "
     """Calibrate ``model`` with ``scheme`` (profile ``accurate``) on ``tokens`` tokens of its
     calibration data and return the integer operands of ``layer``'s GEMM on the first batch of
     them (``tokens`` up to 512: one window)."""
+    from panacea.flows.pipeline import calibrate
+    from panacea.flows.ptq import make_task, resolve_schemes
     from panacea.models.loaders import load_model
     from panacea.models.run import run as run_model
     from panacea.quant import quantized
     from panacea.quant.inference import QuantizedGemm
-    from panacea.schemes.run import calibrate
-    from panacea.study import make_task, resolve_schemes
 
     lm = load_model(model)
     task = make_task(lm, None, tokens=tokens, calib_tokens=tokens, seqlen=min(tokens, 512), batch_size=1)

@@ -1,10 +1,10 @@
 """Quantization schemes and profiles as validated data (TOML files), like the accelerator specs.
 
 A **scheme** (``shipped/*.toml``, or a user's file) has a ``name``, a ``label``, the number
-``format`` it stores (:data:`panacea.formats.NumberFormat`: which designs can run it follows from
+``format`` it stores (:data:`panacea.core.formats.NumberFormat`: which designs can run it follows from
 it) and a ``[calibration]`` table: fields of :class:`~panacea.quant.CalibrationConfig` for the
 bit-slice formats (``bitslice-sym`` sets ``scheme = "sym"``, ``zpm = "off"``, ``dbs = false``
-itself: the format has no zero point), of :class:`~panacea.aq.quantize.AQConfig` for
+itself: the format has no zero point), of :class:`~panacea.quant.arbitrary.AQConfig` for
 ``arbitrary``. The fields a scheme's file sets define the scheme; every field it leaves unset is
 an assumption, supplied by the **profile** (``profiles/*.toml``): ``defaults`` for every bit-slice
 scheme, per-architecture layer ``overrides`` keyed by Hugging Face ``config.model_type`` (GPT-2's
@@ -14,8 +14,8 @@ command line (``--set KEY=VALUE``) replace the profile's defaults the same way.
 
 Shipped schemes: ``sym`` (Sibia's W7A7), ``asym``, ``zpm-paper`` (eq. 7), ``zpm`` (searched),
 ``dbs``, ``optq4`` (4-bit OPTQ, groups of 64), ``sym-optq4`` (Fig. 19's Sibia with 4-bit weights)
-and ``aq`` (seed 003). Shipped profiles: ``accurate`` (per-channel weights) and ``paper`` (our
-reading of the paper). Adding a scheme or a profile is adding a file.
+and ``aq`` (the JSSC 2024 arbitrary-quantization accelerator). Shipped profiles: ``accurate``
+(per-channel weights) and ``paper`` (our reading of the paper). Adding a scheme or a profile is adding a file.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from panacea._checks import first_error, parse_toml, validated
-from panacea._io import read_text
-from panacea.aq.quantize import AQConfig
-from panacea.formats import BIT_SLICE_FORMATS, NumberFormat
+from panacea.core.checks import first_error, parse_toml, validated
+from panacea.core.files import read_text
+from panacea.core.formats import NumberFormat
+from panacea.quant.arbitrary import AQConfig
 from panacea.quant.config import CalibrationConfig, LayerOverride
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -61,7 +61,7 @@ class BitSliceScheme(_Data):
 
 
 class ArbitraryScheme(_Data):
-    """A scheme of per-layer codebooks for seed 003's accelerator (:mod:`panacea.aq`)."""
+    """A scheme of per-layer codebooks for the JSSC 2024 arbitrary-quantization accelerator (:mod:`panacea.aq`)."""
 
     name: str = Field(pattern=NAME_PATTERN)
     label: str = Field(min_length=1, max_length=100)
@@ -130,8 +130,8 @@ def _shipped(folder: str) -> tuple[str, ...]:
 
 SHIPPED_SCHEMES = _shipped("shipped")
 # The scheme each accelerator kind runs when one scheme stands for a design: the paper's pairing
-# (section IV; Panacea and the dense designs on ZPM + DBS, Sibia on its symmetric format, seed 003's
-# design on arbitrary quantization).
+# (section IV; Panacea and the dense designs on ZPM + DBS, Sibia on its symmetric format, the JSSC 2024
+# arbitrary-quantization accelerator on its codebooks).
 SCHEME_OF_KIND = {"panacea": "dbs", "sibia": "sym", "systolic": "dbs", "simd": "dbs", "bitserial": "aq"}
 SHIPPED_PROFILES = _shipped("profiles")
 
@@ -220,10 +220,6 @@ def resolve(
     return scheme.model_copy(update={"calibration": calibration})
 
 
-def is_bit_slice(scheme: Scheme) -> bool:
-    return scheme.format in BIT_SLICE_FORMATS
-
-
 def accepted(formats: tuple[NumberFormat, ...], schemes: list[Scheme]) -> list[Scheme]:
     """The schemes a design that computes on ``formats`` can run, in their order."""
     return [s for s in schemes if s.format in formats]
@@ -238,7 +234,6 @@ __all__ = [
     "Scheme",
     "accepted",
     "check_assumptions",
-    "is_bit_slice",
     "load_profile",
     "load_scheme",
     "load_schemes",
