@@ -37,8 +37,10 @@ import torch
 from _timing import median_times
 
 from panacea.flows import dse
-from panacea.flows.evaluate import Cache, EvaluateConfig, run_schemes
+from panacea.flows.cache import Cache
+from panacea.flows.evaluate import EvaluateConfig
 from panacea.flows.executors import LocalExecutor, RayExecutor
+from panacea.flows.pipeline import run_schemes
 from panacea.models.loaders import load_model
 from panacea.schemes import SCHEME_OF_KIND
 from panacea.tasks.data import token_windows, tokenize, wikipedia_text
@@ -54,7 +56,7 @@ def capture(args, cache: Path) -> tuple[list, list[torch.Tensor], object]:
     config = EvaluateConfig(
         model=args.model, schemes=(scheme,), tokens=args.tokens, calib_tokens=args.tokens, seqlen=seqlen
     )
-    runs = run_schemes(config, Cache(cache, resume=True), lm=lm)
+    runs = run_schemes(config.model_run(), Cache(cache, resume=True), lm=lm)
     windows = token_windows(tokenize(lm.tokenizer, wikipedia_text(), args.tokens), seqlen, args.tokens // seqlen)
     return runs.captures[scheme]["main"], list(windows.split(config.batch_size)), lm.model
 
@@ -68,7 +70,7 @@ def subspace(space: dse.Space, n: int) -> dse.Space:
 
 def profile_point(spec, workloads: list, top: int = 15) -> str:
     profiler = cProfile.Profile()
-    profiler.runcall(dse.evaluate, spec, workloads)
+    profiler.runcall(dse.design_metrics, spec, workloads)
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(r"panacea/", top)
     return out.getvalue()
@@ -97,7 +99,7 @@ def main() -> None:
         f"{len(specs)} points of {args.space.name} ({space.size} combinations, the others out of its constraints); "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
-    dse.evaluate(specs[0], workloads)  # warm-up: imports and this process's caches
+    dse.design_metrics(specs[0], workloads)  # warm-up: imports and this process's caches
     if args.profile:
         print(profile_point(specs[0], workloads))
         return

@@ -17,14 +17,18 @@ import sys
 from pathlib import Path
 
 import panacea.hw as hw
-from panacea.flows.evaluate import Cache, EvaluateConfig, run_schemes
+from panacea.flows.cache import Cache
+from panacea.flows.evaluate import EvaluateConfig
+from panacea.flows.pipeline import run_schemes
 from panacea.schemes import SCHEME_OF_KIND
 
 DESIGNS = ("panacea", "sibia", "sa-ws", "sa-os", "simd")
 
 
 def main(out: Path, model: str) -> None:
-    runs = run_schemes(EvaluateConfig(model=model, schemes=("sym", "dbs")), Cache(out / "cache", resume=True))
+    runs = run_schemes(
+        EvaluateConfig(model=model, schemes=("sym", "dbs")).model_run(), Cache(out / "cache", resume=True)
+    )
     for design in DESIGNS:
         searched, fixed = hw.load(design), hw.load(design, mapping="fixed")
         layers = runs.captures[SCHEME_OF_KIND[searched.spec.kind]]["main"]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import panacea.flows.dse as dse
 import panacea.hw as hw
 from panacea.cli import app
-from panacea.flows.dse import Space, evaluate, load_space, pareto_front, points
+from panacea.flows.dse import Space, design_metrics, load_space, pareto_front, points
 from panacea.flows.executors import LocalExecutor, RayExecutor
 from panacea.workload import synthetic_workload
 
@@ -99,7 +99,7 @@ def test_pareto_front_by_hand():
 def test_evaluate_is_the_cost_model_on_the_workloads():
     w = [synthetic_workload(64, 128, 128, act_sparsity=0.8, weight_sparsity=0.5)]
     spec = hw.load_spec("panacea")
-    row = evaluate(spec, w)
+    row = design_metrics(spec, w)
     cost = hw.model_for(spec).run(w)
     assert row["tops"] == cost.tops and row["area"] == cost.total_area_mm2
 
@@ -115,7 +115,7 @@ def test_a_run_is_the_same_on_one_or_two_workers(tmp_path):
     dse._write_front_specs(space, front, tmp_path / "front")
     for row in front:  # each Pareto design's spec file costs what its point did
         spec = hw.load_spec(tmp_path / "front" / f"panacea-{row['index']}.toml")
-        assert evaluate(spec, w) == {k: row[k] for k in dse.MAXIMISE}
+        assert design_metrics(spec, w) == {k: row[k] for k in dse.MAXIMISE}
 
 
 def test_the_dse_command_writes_the_points_the_front_its_specs_and_the_plot(tiny_llama_dir, tmp_path):
@@ -224,8 +224,8 @@ def test_another_index_width_is_derived_from_the_captured_masks(tmp_path):
     w = [synthetic_workload(64, 128, 128, act_sparsity=0.8, weight_sparsity=0.5)]
     rows = dse.run_space(space, w, tmp_path / "s", workloads_key="w")
     three = hw.with_core(hw.load_spec("panacea"), index_bits=3)
-    assert {k: rows[0][k] for k in dse.MAXIMISE} == evaluate(three, [with_index_bits(w[0], 3)])
-    assert {k: rows[1][k] for k in dse.MAXIMISE} == evaluate(hw.load_spec("panacea"), w)
+    assert {k: rows[0][k] for k in dse.MAXIMISE} == design_metrics(three, [with_index_bits(w[0], 3)])
+    assert {k: rows[1][k] for k in dse.MAXIMISE} == design_metrics(hw.load_spec("panacea"), w)
     assert rows[0]["tops_per_watt"] != rows[1]["tops_per_watt"]
 
 

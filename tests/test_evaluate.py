@@ -18,11 +18,11 @@ import panacea.hw as hw
 from panacea.cli import app
 from panacea.core.intmm import BACKENDS, ENV_VAR
 from panacea.flows.evaluate import EvaluateConfig, evaluate
-from panacea.flows.ptq import make_task
 from panacea.models.loaders import load_model
 from panacea.quant import CalibrationConfig, LayerOverride, calibrate_many, capture, quantized
 from panacea.quant.arbitrary import AQConfig, aq_quantized, calibrate_aq
 from panacea.results import Results
+from panacea.tasks import make_task
 
 # The shipped schemes under the accurate profile, written out by hand: what the data must give.
 LLAMA_12BIT_DOWN_PROJ = (LayerOverride(pattern="*.mlp.down_proj", x_bits=12),)
@@ -291,7 +291,7 @@ def test_minilm_end_to_end(tmp_path):
 def test_model_fingerprint_sees_every_weight_and_buffer():
     from tiny_models import TinyCNN
 
-    from panacea.flows.evaluate import model_fingerprint
+    from panacea.flows.cache import model_fingerprint
 
     model = TinyCNN()
     model.register_buffer("step", torch.tensor(3))  # 0-d buffers too

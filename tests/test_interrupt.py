@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from tiny_models import save_tiny_llama
 
-from panacea.flows.evaluate import _load_capture
+from panacea.flows.cache import load_capture
 from panacea.quant import QuantRecipe
 from panacea.results import Results
 
@@ -71,7 +71,7 @@ def _assert_whole(out: Path) -> None:
         if (entry / "recipe.json").exists():
             QuantRecipe.load(entry)
         if (entry / "capture.safetensors").exists():
-            _load_capture(entry / "capture.safetensors")
+            load_capture(entry / "capture.safetensors")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,9 @@ import pytest
 import torch
 
 import panacea.hw as hw
-from panacea.flows.evaluate import Cache, EvaluateConfig, run_schemes
+from panacea.flows.cache import Cache
+from panacea.flows.evaluate import EvaluateConfig
+from panacea.flows.pipeline import run_schemes
 from panacea.flows.reproduce.sensitivity import DESIGNS, comparison, load_assumptions, shipped_assumptions
 
 
@@ -64,8 +66,8 @@ def test_another_index_width_equals_a_new_capture_on_a_real_model(tiny_llama_dir
     variation = next(v for a in shipped_assumptions() for v in a.values if v.workloads)
     opts = dict(model=tiny_llama_dir, schemes=("sym", "dbs"), profile="paper", tokens=64, calib_tokens=64, seqlen=32)
     cache = Cache(tmp_path / "cache", resume=False)
-    base = run_schemes(EvaluateConfig(**opts, batch_size=2), cache)
-    again = run_schemes(EvaluateConfig(**opts, batch_size=2, assumptions=dict(variation.workloads)), cache)
+    base = run_schemes(EvaluateConfig(**opts, batch_size=2).model_run(), cache)
+    again = run_schemes(EvaluateConfig(**opts, batch_size=2, assumptions=dict(variation.workloads)).model_run(), cache)
     for scheme in ("sym", "dbs"):
         derived = variation.derive(base.captures[scheme]["main"])
         for w, a in zip(derived, again.captures[scheme]["main"], strict=True):
@@ -104,7 +106,7 @@ def test_the_mapping_assumption_is_based_on_the_runs_mapping(tiny_llama_dir, tmp
     from panacea.flows.reproduce import COMPARED_SCHEMES, sensitivity_rows
 
     opts = dict(model=tiny_llama_dir, schemes=COMPARED_SCHEMES, profile="paper", tokens=64, calib_tokens=64, seqlen=32)
-    base = run_schemes(EvaluateConfig(**opts, batch_size=2), Cache(tmp_path / "cache", resume=False))
+    base = run_schemes(EvaluateConfig(**opts, batch_size=2).model_run(), Cache(tmp_path / "cache", resume=False))
     rows = [r for r in sensitivity_rows("tiny", base, None, mapping=mapping) if r.assumption == "mapping"]
     other = {"search": "fixed", "fixed": "search"}[mapping]
     assert {(r.value, r.base, r.mapping) for r in rows} == {(mapping, True, mapping), (other, False, mapping)}

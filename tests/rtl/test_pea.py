@@ -8,10 +8,11 @@ import torch
 
 import panacea.hw as hw
 from panacea.core.slicing import act_vector_stored, weight_vector_stored
+from panacea.flows.operands import layer_operands
 from panacea.gemm import aqs_gemm
 from panacea.rtl.check import run_pea
 from panacea.rtl.pea import formula_cycles, row_packed_cycles, tile_work
-from panacea.rtl.vectors import layer_operands, tile_vectors
+from panacea.rtl.vectors import tile_vectors
 from panacea.workload import gemm_workload
 from tests.rtl.test_units import UnsignedWeightMultiplier
 

@@ -51,7 +51,8 @@ def _tiles(text: str) -> list[tuple[int, int]]:
 def _tile_set(
     model: str, layer: str, tiles: str, core: PanaceaCore, rows: int | None, kc: int | None, k0: int, tokens: int
 ):
-    from panacea.rtl.vectors import layer_operands, tile_vectors
+    from panacea.flows.operands import layer_operands
+    from panacea.rtl.vectors import tile_vectors
 
     pairs = _tiles(tiles)
     try:

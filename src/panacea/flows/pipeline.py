@@ -1,35 +1,62 @@
-"""Running schemes on a model: calibrate, score with every GEMM on integers, capture the workloads.
+"""The one pipeline every flow runs a model's schemes through.
 
-One path for every format: :func:`calibrate` calibrates the bit-slice schemes with shared passes
-(:func:`~panacea.quant.calibrate_many`) and the arbitrary ones with their codebooks
-(:func:`~panacea.quant.arbitrary.calibrate_aq`), all from one observing pass; :func:`run` scores the
-quantized model on the task under a capture and returns the scheme's record (accuracy, measured
-sparsity, work) and its workloads: ``"main"``, plus for bit-slice schemes with ``variants`` those of
-:func:`~panacea.quant.capture.fig18_variants`.
+load the model -> its task (:func:`panacea.tasks.make_task`) -> resolve the schemes under the
+profile -> score the float model -> calibrate every scheme (one :class:`~panacea.quant.quantizer.Quantizer`
+per number format; calibrations share their passes over the data) -> run each quantized scheme
+with every GEMM on integers under a capture (accuracy, measured sparsity and work, and the
+per-layer workloads the cost models take: ``"main"``, plus Fig. 18's variants where asked).
+
+:func:`run_schemes` runs it all, re-using what a :class:`~panacea.flows.cache.Cache` holds;
+``panacea evaluate`` / ``reproduce`` / ``dse`` / ``ptq`` call it, and ``panacea rtl`` takes its
+calibration (:meth:`SchemePipeline.calibrate`).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import torch
 from torch import nn
 
+import panacea
 from panacea.core.progress import Progress, stage_progress
+from panacea.flows.cache import CACHE_VERSION, Cache, load_capture, load_metrics, model_fingerprint
+from panacea.models.device import on_device, resolve_device
+from panacea.models.loaders import LoadedModel, load_model
 from panacea.models.run import as_batches, observe
-from panacea.quant import QuantRecipe, calibrate_many, capture, quantized
-from panacea.quant.arbitrary import AQLayer, AQRecorder, AQSamples, aq_quantized
-from panacea.quant.capture import Recorder
+from panacea.quant.quantizer import Quantizer, quantizer_for
 from panacea.results.schema import SchemeRecord
-from panacea.schemes import ArbitraryScheme, BitSliceScheme, Scheme
-from panacea.workload import Workload
+from panacea.schemes import Scheme, load_profile, load_schemes, resolve
+from panacea.tasks import Task, make_task
+from panacea.workload import Workload, save_workloads
 
-if TYPE_CHECKING:
-    from panacea.flows.ptq import Task
 
-Calibrated = QuantRecipe | dict[str, AQLayer]
+@dataclass(frozen=True)
+class RunConfig:
+    """What the pipeline runs: ``model`` (a shipped name, a directory or a hub id) under
+    ``schemes`` (shipped names or TOML files) and ``profile`` with ``assumptions`` changed;
+    ``tokens`` ... ``batch_size`` as :func:`~panacea.tasks.make_task` takes them; ``paper_overrides``:
+    apply the profile's per-architecture mixed precision; ``stream`` / ``device``: how the model is
+    loaded and where it runs. Validated by the flows that build it (``EvaluateConfig``)."""
+
+    model: str
+    schemes: tuple[str | Path, ...]
+    data: str | None = None
+    profile: str | Path = "accurate"
+    assumptions: Mapping[str, object] = field(default_factory=dict)
+    tokens: int = 8192
+    calib_tokens: int = 4096
+    seqlen: int = 512
+    batch_size: int = 4
+    paper_overrides: bool = True
+    stream: bool = True
+    device: str = "cpu"
 
 
 @dataclass
@@ -38,32 +65,83 @@ class SchemeRun:
     workloads: dict[str, list[Workload]]
 
 
+@dataclass
+class SchemeRuns:
+    """Every scheme of a configuration run on its model (:func:`run_schemes`): what costing needs
+    (``captures``: per scheme its workload groups, ``"main"`` and the Fig. 18 variants) and what
+    ``results.json`` records."""
+
+    model: dict[str, str | int]
+    data: dict
+    schemes: list[Scheme]
+    fp32: dict[str, float]
+    records: dict[str, SchemeRecord]
+    captures: dict[str, dict[str, list[Workload]]]
+    calibration_seconds: float
+    fp32_seconds: float = 0.0  # scoring the float model (0 when its metrics were cached)
+
+    @property
+    def formats(self) -> dict[str, str]:
+        return {s.name: s.format for s in self.schemes}
+
+
+def model_type(lm: LoadedModel) -> str | None:
+    """The Hugging Face ``config.model_type`` a profile's per-architecture overrides are keyed by."""
+    return getattr(getattr(lm.model, "config", None), "model_type", None)
+
+
+def resolve_schemes(
+    lm: LoadedModel,
+    names: Sequence[str | Path],
+    profile: str | Path = "accurate",
+    changes: Mapping[str, object] | None = None,
+    *,
+    paper_overrides: bool = True,
+) -> list[Scheme]:
+    """The schemes ``names`` (shipped names or TOML files) under ``profile`` for ``lm``'s architecture
+    (:func:`panacea.schemes.resolve`); ``paper_overrides=False`` drops the profile's per-layer
+    precision. Names must be distinct."""
+    prof, arch = load_profile(profile), model_type(lm)
+    return [resolve(s, prof, arch, changes, architecture_overrides=paper_overrides) for s in load_schemes(names)]
+
+
+def overrides_json(schemes: Sequence[Scheme]) -> list[dict]:
+    """The per-layer overrides of the first scheme that has a per-layer precision (the profile's
+    mixed precision), as JSON."""
+    first = next((s for s in schemes if s.layer_overrides is not None), None)
+    return [] if first is None else [o.model_dump(exclude_defaults=True) for o in first.layer_overrides]
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
 def calibrate(
     model: nn.Module, batches: list, schemes: Sequence[Scheme], progress: Progress | None = None
-) -> dict[str, Calibrated]:
-    """Every scheme's calibration: a :class:`QuantRecipe` (bit-slice) or codebooks (arbitrary), all
-    from one observing pass over the batches."""
+) -> dict[str, Any]:
+    """Every scheme's calibration (name -> what its quantizer calibrates), sharing the passes: the
+    quantizers that need one observing pass ride on the first pass of the one that needs its own."""
     batches = as_batches(batches)
-    bit_slice = {s.name: s.calibration for s in schemes if isinstance(s, BitSliceScheme)}
-    arbitrary = {
-        s.name: AQSamples(model, len(batches), s.calibration) for s in schemes if isinstance(s, ArbitraryScheme)
-    }
-    out: dict[str, Calibrated] = {}
-    if bit_slice:
-        out |= calibrate_many(model, batches, bit_slice, progress=progress, riders=list(arbitrary.values()))
-    elif arbitrary:
-        observe(model, batches, list(arbitrary.values()), progress)
-    return out | {name: samples.layers() for name, samples in arbitrary.items()}
+    families: dict[int, tuple[Quantizer, dict[str, Any]]] = {}
+    for s in schemes:
+        q = quantizer_for(s.format)
+        families.setdefault(id(q), (q, {}))[1][s.name] = s.calibration
+    riders = {key: q.rider(model, len(batches), configs) for key, (q, configs) in families.items()}
+    leaders = [key for key, r in riders.items() if r is None]
+    passengers = [r for r in riders.values() if r is not None]
+    out: dict[str, Any] = {}
+    for i, key in enumerate(leaders):
+        q, configs = families[key]
+        out |= q.calibrate(model, batches, configs, progress=progress, riders=passengers if i == 0 else ())
+    if not leaders and passengers:
+        observe(model, batches, passengers, progress)
+    for r in passengers:
+        out |= r.calibrations()
+    return out
 
 
-def run(
-    model: nn.Module,
-    task: Task,
-    scheme: Scheme,
-    calibrated: Calibrated,
-    progress: Progress | None = None,
-    *,
-    variants: bool = False,
+def run_scheme(
+    model: nn.Module, task: Task, scheme: Scheme, calibrated: Any, progress: Progress | None = None, *, variants: bool
 ) -> SchemeRun:
     """Score ``model`` quantized by ``scheme``'s ``calibrated`` parameters, capturing its workloads."""
     t0 = time.perf_counter()
@@ -74,72 +152,133 @@ def run(
         calibration=scheme.calibration.model_dump(mode="json"),
         metrics={},
     )
-    if isinstance(scheme, BitSliceScheme):
-        with quantized(model, calibrated) as qmodel, capture(qmodel, variants=variants) as rec:
-            record.metrics = task.evaluate(qmodel, stage_progress(progress, scheme.name))
-        _summarize_bit_slice(record, rec)
-        workloads: dict[str, list[Workload]] = {"main": rec.workloads()}
-        for layer in rec.layers.values():
-            for variant, w in layer.variants.items():
-                workloads.setdefault(variant, []).append(w)
-    else:
-        c = scheme.calibration
-        with aq_quantized(model, calibrated, capture=True, block=c.block, run_bits=c.run_bits) as rec:
-            record.metrics = task.evaluate(model, stage_progress(progress, scheme.name))
-        _summarize_arbitrary(record, rec)
-        workloads = {"main": rec.workloads()}
+    q = quantizer_for(scheme.format)
+    with q.applied(model, calibrated, scheme.calibration, variants=variants) as (qmodel, capture):
+        record.metrics = task.evaluate(qmodel, stage_progress(progress, scheme.name))
+    for name, value in q.summary(capture).items():
+        setattr(record, name, value)
+    workloads = q.workloads(capture)
     record.seconds = time.perf_counter() - t0
     return SchemeRun(record, workloads)
 
 
-def _summarize_bit_slice(result: SchemeRecord, rec: Recorder) -> None:
-    """Sparsity and work fields from a bit-slice capture."""
-    layers = list(rec.layers.values())
-    total = rec.total()
-    result.act_vector_sparsity, result.weight_vector_sparsity = rec.mean_vector_sparsity()
-    result.act_slice_sparsity = sum(c.act_slice_sparsity for c in layers) / len(layers)
-    result.weight_slice_sparsity = sum(c.weight_slice_sparsity for c in layers) / len(layers)
-    result.mults_vs_dense = total.mults / total.dense_mults
-    result.bits_vs_dense = (total.act_bits + total.weight_bits) / (total.dense_act_bits + total.dense_weight_bits)
-    result.layers = [
-        {
-            "name": c.name,
-            "calls": c.calls,
-            "tokens": c.tokens,
-            "act_vector_sparsity": c.counts.act_vector_sparsity,
-            "weight_vector_sparsity": c.counts.weight_vector_sparsity,
-            "act_slice_sparsity": c.act_slice_sparsity,
-            "weight_slice_sparsity": c.weight_slice_sparsity,
-            "lo_bits": c.workload.lo_bits,
-            "zero_point": c.workload.zero_point,
-            "counts": c.counts.to_dict(),
-        }
-        for c in layers
-    ]
+class SchemePipeline:
+    """One model and its resolved schemes, ready to run (module docstring); ``cache``: re-use and
+    keep what it holds (``None``: keep nothing); ``lm``: the model, already loaded."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        cache: Cache | None = None,
+        *,
+        lm: LoadedModel | None = None,
+        progress: Progress | None = None,
+    ):
+        self.config, self.cache, self.progress = config, cache, progress
+        self.lm = load_model(config.model, stream=config.stream) if lm is None else lm
+        on_device(self.lm.model, resolve_device(config.device))
+        self.task = make_task(
+            self.lm,
+            config.data,
+            tokens=config.tokens,
+            calib_tokens=config.calib_tokens,
+            seqlen=config.seqlen,
+            batch_size=config.batch_size,
+        )
+        self.schemes = resolve_schemes(
+            self.lm, config.schemes, config.profile, config.assumptions, paper_overrides=config.paper_overrides
+        )
+        self._key: dict | None = None
+
+    def _dir(self, scheme: str, definition: object) -> Path | None:
+        """The cache directory of one scheme (``None`` without a cache)."""
+        if self.cache is None:
+            return None
+        if self._key is None:
+            base = {"cache": CACHE_VERSION, "panacea": panacea.__version__, "source": self.lm.source}
+            self._key = {**base, "data": self.task.data, "weights": model_fingerprint(self.lm.model)}
+        return self.cache.dir(self._key, scheme, definition)
+
+    def _read(self, path: Path | None, reader):
+        return None if path is None else self.cache.read(path, reader)
+
+    def _write(self, path: Path | None, data) -> None:
+        if path is not None:
+            self.cache.write(path, data)
+
+    def fp32(self, cached: bool) -> tuple[dict[str, float], float]:
+        """The float model's metrics and the seconds they took (0 when ``cached`` ones are re-used)."""
+        path = self._dir("fp32", None)
+        metrics = self._read(path / "metrics.json", load_metrics) if cached and path is not None else None
+        if metrics is not None:
+            return metrics, 0.0
+        t0 = time.perf_counter()
+        metrics = self.task.evaluate(self.lm.model, stage_progress(self.progress, "fp32"))
+        seconds = time.perf_counter() - t0
+        self._write(None if path is None else path / "metrics.json", json.dumps(metrics).encode())
+        return metrics, seconds
+
+    def calibrate(self, schemes: Sequence[Scheme] | None = None) -> dict[str, Any]:
+        """The calibration of ``schemes`` (default: all), re-using and keeping what the cache holds."""
+        schemes = self.schemes if schemes is None else schemes
+        found: dict[str, Any] = {}
+        for s in schemes:
+            q = quantizer_for(s.format)
+            hit = self._read(self._dir(s.name, s.model_dump(mode="json")), q.load) if q.kept else None
+            if hit is not None:
+                found[s.name] = hit
+        fresh = calibrate(self.lm.model, self.task.batches, [s for s in schemes if s.name not in found], self.progress)
+        for s in schemes:
+            if s.name in fresh and quantizer_for(s.format).kept:
+                self._write(self._dir(s.name, s.model_dump(mode="json")), functools.partial(_save, s, fresh[s.name]))
+        return found | fresh
+
+    def run(self, *, variants: bool = True) -> SchemeRuns:
+        """Score the float model, calibrate and run every scheme under a capture (cached runs re-used)."""
+        captures: dict[str, dict[str, list[Workload]]] = {}
+        records: dict[str, SchemeRecord] = {}
+        dirs = {s.name: self._dir(s.name, s.model_dump(mode="json")) for s in self.schemes}
+        for s in self.schemes:
+            hit = self._read(None if dirs[s.name] is None else dirs[s.name] / "capture.safetensors", load_capture)
+            if hit is not None:
+                records[s.name], captures[s.name] = hit
+                records[s.name] = records[s.name].model_copy(update={"cached": True})
+        todo = [s for s in self.schemes if s.name not in records]
+        fp32, fp32_seconds = self.fp32(cached=not (todo and self.task.fp32_first))
+        t0 = time.perf_counter()
+        calibrated = self.calibrate(todo)
+        calibration_seconds = time.perf_counter() - t0
+        for s in todo:
+            done = run_scheme(self.lm.model, self.task, s, calibrated[s.name], self.progress, variants=variants)
+            records[s.name], captures[s.name] = done.record, done.workloads
+            write = functools.partial(save_workloads, groups=done.workloads, meta=done.record.model_dump())
+            self._write(None if dirs[s.name] is None else dirs[s.name] / "capture.safetensors", write)
+        lm = self.lm
+        return SchemeRuns(
+            model={"name": lm.name, "kind": lm.kind, "source": lm.source, "parameters": parameter_count(lm.model)},
+            data=dict(self.task.data, overrides=overrides_json(self.schemes)),
+            schemes=self.schemes,
+            fp32=fp32,
+            records={s.name: records[s.name] for s in self.schemes},
+            captures=captures,
+            calibration_seconds=calibration_seconds,
+            fp32_seconds=fp32_seconds,
+        )
 
 
-def _summarize_arbitrary(result: SchemeRecord, rec: AQRecorder) -> None:
-    """Sparsity fields of codebook codes: ``act_slice_sparsity`` / ``weight_slice_sparsity`` are
-    the zero codes of each operand (what the zero-eliminator skips), ``bits_vs_dense`` the stored
-    bits of both operands (formats chosen per block) over dense 8-bit."""
-    captures = list(rec.layers.values())
-    w_codes = [c.workload.m * c.workload.groups * c.workload.k for c in captures]
-    result.act_slice_sparsity = sum(c.act_zero / c.act_codes for c in captures) / len(captures)
-    result.weight_slice_sparsity = sum(1 - c.workload.w_nonzero / n for c, n in zip(captures, w_codes, strict=True))
-    result.weight_slice_sparsity /= len(captures)
-    stored = sum(c.act_stored_bits + int(c.workload.w_row_bits.sum()) for c in captures)
-    result.bits_vs_dense = stored / sum(8 * (c.act_codes + n) for c, n in zip(captures, w_codes, strict=True))
-    result.layers = [
-        {
-            "name": c.workload.name,
-            "calls": c.calls,
-            "x_bits": c.workload.x_bits,
-            "w_bits": c.workload.w_bits,
-            "x_steps": c.workload.x_steps,
-            "w_steps": c.workload.w_steps,
-            "act_zero_codes": c.act_zero / c.act_codes,
-            "act_stored_bits": c.act_stored_bits,
-            "weight_stored_bits": int(c.workload.w_row_bits.sum()),
-        }
-        for c in captures
-    ]
+def _save(scheme: Scheme, calibrated: Any, path: Path) -> None:
+    quantizer_for(scheme.format).save(calibrated, path)
+
+
+def run_schemes(
+    config: RunConfig,
+    cache: Cache | None = None,
+    *,
+    lm: LoadedModel | None = None,
+    progress: Progress | None = None,
+    variants: bool = True,
+) -> SchemeRuns:
+    """Load the model (unless ``lm`` is given), score it in floating point, calibrate and run every
+    scheme of ``config`` under a capture (with Fig. 18's ``variants``); what ``cache`` holds is
+    re-used and what is computed kept (module docs)."""
+    return SchemePipeline(config, cache, lm=lm, progress=progress).run(variants=variants)

@@ -3,52 +3,22 @@
 Schemes are data (:mod:`panacea.schemes`: shipped names or TOML files) under a profile
 (``accurate`` by default, or ``paper``), whose per-architecture mixed precision (12-bit inputs of
 Llama's down-projections, 10-bit GPT-2 MLP weights) applies to every bit-slice scheme unless
-``paper_overrides=False``; ``fp32`` is the floating-point model.
-
-Data: causal LMs are evaluated by perplexity on the first ``windows`` windows of ``seqlen`` tokens
-of the offline Wikipedia text and calibrated on the next ``calib_windows`` windows (disjoint);
-encoders by the cosine similarity of their sentence embeddings to the float model's and by
-leave-one-out polarity accuracy, on the 200 labelled sentences, calibrated on news sentences;
-image classifiers by top-1 agreement with the float model on the shipped photographs, calibrated
-on their mirror images. Every quantized scheme runs under a capture, so each row carries
-the measured top-slice vector and slice sparsity and the work of the bit-slice GEMMs.
+``paper_overrides=False``; ``fp32`` is the floating-point model. Each model kind's data and metrics
+are its task's (:mod:`panacea.tasks.task`); the schemes run through the one pipeline
+(:mod:`panacea.flows.pipeline`), every quantized scheme under a capture, so each row carries the
+measured top-slice vector and slice sparsity and the work of the bit-slice GEMMs.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-import torch
-
-from panacea.core.files import read_text
-from panacea.core.progress import Progress, stage_progress
-from panacea.flows.pipeline import calibrate, run
-from panacea.models.device import on_device, resolve_device
-from panacea.models.loaders import LoadedModel, load_model
+from panacea.core.progress import Progress
+from panacea.flows.pipeline import RunConfig, run_schemes
+from panacea.models.device import resolve_device
 from panacea.results.schema import SchemeRecord
-from panacea.schemes import (
-    SHIPPED_SCHEMES,
-    BitSliceScheme,
-    Scheme,
-    check_assumptions,
-    load_profile,
-    load_schemes,
-    resolve,
-)
-from panacea.tasks.data import (
-    image_tensor,
-    news_text,
-    polarity_sentences,
-    sample_images,
-    token_windows,
-    tokenize,
-    wikipedia_text,
-    wikitext2,
-)
-from panacea.tasks.metrics import embeddings, perplexity, polarity_accuracy, top1
+from panacea.schemes import SHIPPED_SCHEMES, check_assumptions
 
 DEFAULT_SCHEMES = ("fp32", "sym", "asym", "zpm", "dbs", "optq4")
 
@@ -64,135 +34,6 @@ class StudyResult:
 
     def to_dict(self) -> dict:
         return {**vars(self), "schemes": [s.model_dump() for s in self.schemes]}
-
-
-@dataclass
-class Task:
-    """What a model is calibrated on and how it is scored.
-
-    ``evaluate(model, progress)`` returns the metrics; ``fp32_first``: the metrics compare against
-    the float model's outputs, so the float model must be evaluated first in the same process.
-    """
-
-    batches: list
-    evaluate: Callable
-    data: dict
-    fp32_first: bool
-
-
-def _text(data: str | None) -> tuple[str, str]:
-    """(description, text) of a causal LM's ``data`` choice."""
-    if data in (None, "wikipedia"):
-        return "gensim Wikipedia dump", wikipedia_text()
-    if data == "news":
-        return "gensim news (Lee corpus)", news_text()
-    if data == "wikitext2":
-        return "WikiText-2 test (hub)", wikitext2("test")
-    path = Path(data)
-    if path.is_dir():
-        return f"WikiText-2 test from {path}", wikitext2("test", source=path)
-    if path.is_file():
-        return f"text file {path}", read_text(path, "data file")
-    raise ValueError(
-        f"data must be wikipedia, news, wikitext2, a UTF-8 text file or a WikiText-2 directory, got {data!r}"
-    )
-
-
-def _text_task(lm: LoadedModel, data: str | None, tokens: int, calib_tokens: int, seqlen: int, batch_size: int):
-    source, text = _text(data)
-    windows, calib_windows = max(1, tokens // seqlen), max(1, calib_tokens // seqlen)
-    need = (windows + calib_windows) * seqlen
-    ids = tokenize(lm.tokenizer, text, need) if text.strip() else torch.zeros(0, dtype=torch.long)
-    if ids.numel() < need:
-        raise ValueError(
-            f"data {source} holds {ids.numel()} tokens; {windows} evaluation and {calib_windows} calibration "
-            f"windows of {seqlen} tokens need {need}"
-        )
-    evaluation = token_windows(ids, seqlen, windows)
-    calibration = token_windows(ids, seqlen, calib_windows, start=windows * seqlen)
-
-    def evaluate(model, progress):
-        return {"perplexity": perplexity(model, evaluation, batch_size=batch_size, progress=progress)}
-
-    info = {"text": source, "seqlen": seqlen, "windows": windows, "calibration_windows": calib_windows}
-    return Task(list(calibration.split(batch_size)), evaluate, info, fp32_first=False)
-
-
-def _encoder_task(lm: LoadedModel, data: str | None, batch_size: int):
-    if data not in (None, "polarity"):
-        raise ValueError(f"data for an encoder must be polarity (the labelled sentences), got {data!r}")
-    labelled = polarity_sentences()
-    sentences = [s for s, _ in labelled]
-    labels = torch.tensor([y for _, y in labelled])
-    news = [line for line in news_text().split("\n\n") if line.strip()][:64]
-    batches = [
-        dict(lm.tokenizer(news[i : i + batch_size], padding=True, truncation=True, max_length=128, return_tensors="pt"))
-        for i in range(0, len(news), batch_size)
-    ]
-    reference: dict[str, torch.Tensor] = {}
-
-    def evaluate(model, progress):
-        emb = embeddings(model, lm.tokenizer, sentences)
-        reference.setdefault("fp32", emb)  # the float model is evaluated first
-        cosine = float((emb * reference["fp32"]).sum(-1).mean())
-        return {"embedding_cosine_to_fp32": cosine, "polarity_accuracy": polarity_accuracy(emb, labels)}
-
-    return Task(batches, evaluate, {"sentences": len(sentences), "calibration_sentences": len(news)}, fp32_first=True)
-
-
-def _image_task(data: str | None, batch_size: int):
-    if data not in (None, "photos"):
-        raise ValueError(f"data for an image classifier must be photos (scikit-image's), got {data!r}")
-    images = torch.cat([image_tensor(img) for _, img in sample_images()])
-    batches = list(images.flip(-1).split(batch_size))  # calibrate on the mirror images
-    reference: dict[str, torch.Tensor] = {}
-
-    def evaluate(model, progress):
-        pred = top1(model, images)
-        reference.setdefault("fp32", pred)
-        return {"top1_agreement_with_fp32": float((pred == reference["fp32"]).float().mean())}
-
-    return Task(batches, evaluate, {"images": images.shape[0]}, fp32_first=True)
-
-
-def make_task(
-    lm: LoadedModel,
-    data: str | None = None,
-    *,
-    tokens: int = 32 * 512,
-    calib_tokens: int = 32 * 512,
-    seqlen: int = 512,
-    batch_size: int = 4,
-) -> Task:
-    """The task of ``lm`` by its kind (module docstring); ``data``: for causal LMs ``wikipedia``
-    (default), ``news``, ``wikitext2`` (hub), a UTF-8 text file or a WikiText-2 directory, scored
-    on ``tokens`` and calibrated on the next ``calib_tokens`` in windows of ``seqlen``; encoders
-    take ``polarity``, image classifiers ``photos`` (their defaults)."""
-    if lm.kind == "causal-lm":
-        return _text_task(lm, data, tokens, calib_tokens, seqlen, batch_size)
-    if lm.kind == "encoder":
-        return _encoder_task(lm, data, batch_size=16)
-    return _image_task(data, batch_size=8)
-
-
-def model_type(lm: LoadedModel) -> str | None:
-    """The Hugging Face ``config.model_type`` a profile's per-architecture overrides are keyed by."""
-    return getattr(getattr(lm.model, "config", None), "model_type", None)
-
-
-def resolve_schemes(
-    lm: LoadedModel,
-    names: Sequence[str | Path],
-    profile: str | Path = "accurate",
-    changes: Mapping[str, object] | None = None,
-    *,
-    paper_overrides: bool = True,
-) -> list[Scheme]:
-    """The schemes ``names`` (shipped names or TOML files) under ``profile`` for ``lm``'s architecture
-    (:func:`panacea.schemes.resolve`); ``paper_overrides=False`` drops the profile's per-layer
-    precision. Names must be distinct."""
-    prof, arch = load_profile(profile), model_type(lm)
-    return [resolve(s, prof, arch, changes, architecture_overrides=paper_overrides) for s in load_schemes(names)]
 
 
 def ptq_study(
@@ -216,31 +57,29 @@ def ptq_study(
     ``device`` / ``stream``: as :class:`panacea.flows.evaluate.EvaluateConfig` takes them."""
     if not schemes:
         raise ValueError(f"schemes must be fp32 and shipped schemes {list(SHIPPED_SCHEMES)} or TOML files, got none")
-    target = resolve_device(device)
-    lm = load_model(model_name, stream=stream)
-    on_device(lm.model, target)
-    task = make_task(
-        lm, tokens=windows * seqlen, calib_tokens=calib_windows * seqlen, seqlen=seqlen, batch_size=batch_size
-    )
+    resolve_device(device)
     if assumptions:
         check_assumptions(assumptions, "assumptions")
-    names = [s for s in schemes if s != "fp32"]
-    quant = resolve_schemes(lm, names, profile, assumptions, paper_overrides=paper_overrides)
-    start = time.perf_counter()
-    calibrated = calibrate(lm.model, task.batches, quant, progress)
-    calib_seconds = time.perf_counter() - start
-
-    t0 = time.perf_counter()
-    metrics = task.evaluate(lm.model, stage_progress(progress, "fp32"))
-    fp32 = SchemeRecord(scheme="fp32", label="FP32", metrics=metrics)
-    fp32.seconds = time.perf_counter() - t0
+    config = RunConfig(
+        model=model_name,
+        schemes=tuple(s for s in schemes if s != "fp32"),
+        profile=profile,
+        assumptions=dict(assumptions or {}),
+        tokens=windows * seqlen,
+        calib_tokens=calib_windows * seqlen,
+        seqlen=seqlen,
+        batch_size=batch_size,
+        paper_overrides=paper_overrides,
+        stream=stream,
+        device=device,
+    )
+    runs = run_schemes(config, progress=progress, variants=False)
+    fp32 = SchemeRecord(scheme="fp32", label="FP32", metrics=runs.fp32)
+    fp32.seconds = runs.fp32_seconds
     results = [fp32] if "fp32" in schemes else []  # evaluated first in any case: the reference
-    results += [run(lm.model, task, s, calibrated[s.name], progress).record for s in quant]
-    data = dict(task.data, profile=profile, assumptions=dict(assumptions or {}), overrides=overrides_json(quant))
-    return StudyResult(lm.name, lm.kind, lm.source, data, calib_seconds, results)
-
-
-def overrides_json(schemes: Sequence[Scheme]) -> list[dict]:
-    """The per-layer overrides of the bit-slice schemes (the profile's mixed precision), as JSON."""
-    first = next((s for s in schemes if isinstance(s, BitSliceScheme)), None)
-    return [] if first is None else [o.model_dump(exclude_defaults=True) for o in first.calibration.overrides]
+    results += list(runs.records.values())
+    task_data = {k: v for k, v in runs.data.items() if k != "overrides"}
+    data = dict(task_data, profile=profile, assumptions=dict(assumptions or {}), overrides=runs.data["overrides"])
+    return StudyResult(
+        runs.model["name"], runs.model["kind"], runs.model["source"], data, runs.calibration_seconds, results
+    )

@@ -19,9 +19,10 @@ each layer's first call as an :class:`~panacea.workload.AQWorkload` for the cost
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -235,3 +236,85 @@ def aq_quantized(
     finally:
         for n, mod in originals.items():
             swap_module(model, n, mod)
+
+
+class _Samplers:
+    """The observers of several codebook configurations in one pass, each kept apart: a site's
+    input goes to the configurations that quantize it, in their order."""
+
+    def __init__(self, samples: dict[str, AQSamples]):
+        self.samples = samples
+        self._readers: dict[str, list[AQSamples]] = {}
+        for s in samples.values():
+            for site in s.sites:
+                self._readers.setdefault(site.name, []).append(s)
+        sites = {site.name: site for s in samples.values() for site in s.sites}
+        self.sites = list(sites.values())
+
+    def __call__(self, site: GemmSite, x: torch.Tensor) -> None:
+        for s in self._readers[site.name]:
+            s(site, x)
+
+    def next_batch(self) -> None:
+        for s in self.samples.values():
+            s.next_batch()
+
+    def calibrations(self) -> dict[str, dict[str, AQLayer]]:
+        return {name: s.layers() for name, s in self.samples.items()}
+
+
+class ArbitraryQuantizer:
+    """The arbitrary-quantization PTQ (a :class:`~panacea.quant.quantizer.Quantizer`): codebooks
+    fitted to one observing pass (:class:`AQSamples`), run on codes (:func:`aq_quantized`)."""
+
+    kept = False  # codebooks take seconds to fit: not worth a cache entry
+
+    def rider(self, model: nn.Module, batches: int, configs: Mapping[str, AQConfig]) -> _Samplers:
+        return _Samplers({name: AQSamples(model, batches, c) for name, c in configs.items()})
+
+    def calibrate(self, model, batches, configs, *, progress=None, riders=()) -> dict[str, dict[str, AQLayer]]:
+        samplers = self.rider(model, len(batches), configs)
+        observe(model, batches, [samplers, *riders], progress)
+        return samplers.calibrations()
+
+    @contextlib.contextmanager
+    def applied(self, model, calibrated: dict[str, AQLayer], config: AQConfig, *, variants: bool):
+        with aq_quantized(model, calibrated, capture=True, block=config.block, run_bits=config.run_bits) as rec:
+            yield model, rec  # the GEMMs are swapped in place
+
+    def summary(self, rec: AQRecorder) -> dict[str, Any]:
+        """Sparsity fields of codebook codes: ``act_slice_sparsity`` / ``weight_slice_sparsity`` are
+        the zero codes of each operand (what the zero-eliminator skips), ``bits_vs_dense`` the stored
+        bits of both operands (formats chosen per block) over dense 8-bit."""
+        captures = list(rec.layers.values())
+        w_codes = [c.workload.m * c.workload.groups * c.workload.k for c in captures]
+        weight_zero = sum(1 - c.workload.w_nonzero / n for c, n in zip(captures, w_codes, strict=True))
+        stored = sum(c.act_stored_bits + int(c.workload.w_row_bits.sum()) for c in captures)
+        return {
+            "act_slice_sparsity": sum(c.act_zero / c.act_codes for c in captures) / len(captures),
+            "weight_slice_sparsity": weight_zero / len(captures),
+            "bits_vs_dense": stored / sum(8 * (c.act_codes + n) for c, n in zip(captures, w_codes, strict=True)),
+            "layers": [
+                {
+                    "name": c.workload.name,
+                    "calls": c.calls,
+                    "x_bits": c.workload.x_bits,
+                    "w_bits": c.workload.w_bits,
+                    "x_steps": c.workload.x_steps,
+                    "w_steps": c.workload.w_steps,
+                    "act_zero_codes": c.act_zero / c.act_codes,
+                    "act_stored_bits": c.act_stored_bits,
+                    "weight_stored_bits": int(c.workload.w_row_bits.sum()),
+                }
+                for c in captures
+            ],
+        }
+
+    def workloads(self, rec: AQRecorder) -> dict[str, list]:
+        return {"main": rec.workloads()}
+
+    def save(self, calibrated: dict[str, AQLayer], path: Path) -> None:
+        raise NotImplementedError("codebooks are not kept")
+
+    def load(self, path: Path) -> dict[str, AQLayer]:
+        raise NotImplementedError("codebooks are not kept")

@@ -59,6 +59,30 @@ class BitSliceScheme(_Data):
             raise ValueError(f"calibration.scheme: format {self.format!r} has {want!r} activations")
         return self
 
+    @property
+    def layer_overrides(self) -> tuple[LayerOverride, ...]:
+        """The per-layer settings over the scheme's (a profile's mixed precision among them)."""
+        return tuple(self.calibration.overrides)
+
+    def resolved(
+        self,
+        profile: Profile,
+        model_type: str | None,
+        changes: Mapping[str, object] | None,
+        *,
+        architecture_overrides: bool,
+    ) -> BitSliceScheme:
+        """:func:`resolve` for a bit-slice scheme."""
+        own = self.calibration
+        fixed = own.model_fields_set
+        update = {k: v for k, v in {**profile.defaults, **(changes or {})}.items() if k not in fixed}
+        extra = profile.overrides(model_type) if architecture_overrides else ()
+        data = own.model_dump(mode="json") | update
+        data["overrides"] += [o.model_dump(mode="json", exclude_defaults=True) for o in extra]
+        where = f"scheme {self.name} under profile {profile.name}" + (f" with {dict(changes)}" if changes else "")
+        calibration = validated(CalibrationConfig, data, where)
+        return self.model_copy(update={"calibration": calibration})
+
 
 class ArbitraryScheme(_Data):
     """A scheme of per-layer codebooks for the JSSC 2024 arbitrary-quantization accelerator (:mod:`panacea.aq`)."""
@@ -67,6 +91,16 @@ class ArbitraryScheme(_Data):
     label: str = Field(min_length=1, max_length=100)
     format: Literal["arbitrary"]
     calibration: AQConfig
+
+    @property
+    def layer_overrides(self) -> None:
+        return None  # no per-layer precision: codebooks are fitted per layer already
+
+    def resolved(
+        self, profile: Profile, model_type: str | None, changes: Mapping[str, object] | None, **_
+    ) -> ArbitraryScheme:
+        """A profile's fields are bit-slice calibration fields: an arbitrary scheme is its own."""
+        return self
 
 
 Scheme = BitSliceScheme | ArbitraryScheme
@@ -207,17 +241,7 @@ def resolve(
     scheme's file leaves unset takes the profile's default, then ``changes`` (same rule); the
     architecture's layer overrides follow the scheme's own. Arbitrary schemes are returned as
     they are (a profile's fields are bit-slice calibration fields)."""
-    if not isinstance(scheme, BitSliceScheme):
-        return scheme
-    own = scheme.calibration
-    fixed = own.model_fields_set
-    update = {k: v for k, v in {**profile.defaults, **(changes or {})}.items() if k not in fixed}
-    extra = profile.overrides(model_type) if architecture_overrides else ()
-    data = own.model_dump(mode="json") | update
-    data["overrides"] += [o.model_dump(mode="json", exclude_defaults=True) for o in extra]
-    where = f"scheme {scheme.name} under profile {profile.name}" + (f" with {dict(changes)}" if changes else "")
-    calibration = validated(CalibrationConfig, data, where)
-    return scheme.model_copy(update={"calibration": calibration})
+    return scheme.resolved(profile, model_type, changes, architecture_overrides=architecture_overrides)
 
 
 def accepted(formats: tuple[NumberFormat, ...], schemes: list[Scheme]) -> list[Scheme]:

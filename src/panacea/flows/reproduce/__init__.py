@@ -28,7 +28,9 @@ import panacea
 from panacea.core.checks import check_distinct
 from panacea.core.files import remove_orphans
 from panacea.core.progress import Progress
-from panacea.flows.evaluate import Cache, EvaluateConfig, SchemeRuns, check_output, evaluate_runs, run_schemes
+from panacea.flows.cache import Cache, check_output
+from panacea.flows.evaluate import EvaluateConfig, evaluate_runs
+from panacea.flows.pipeline import SchemeRuns, run_schemes
 from panacea.flows.reproduce.claims import MODEL_METRICS, SENSITIVITY_METRICS, SWEEP_METRICS
 from panacea.flows.reproduce.sensitivity import BASE, METRICS, Assumption, Variation, comparison, shipped_assumptions
 from panacea.flows.reproduce.sensitivity import DESIGNS as COMPARED
@@ -310,7 +312,7 @@ def reproduce(
                     accelerators=COMPARED,
                     assumptions=calibration,
                 )
-                return run_schemes(changed, cache, lm=lm, progress=progress)
+                return run_schemes(changed.model_run(), cache, lm=lm, progress=progress)
 
             sensitivity += sensitivity_rows(
                 lm.name,

@@ -16,224 +16,48 @@ reason, not costed.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 import panacea
 import panacea.hw as hw
-from panacea.core.checks import first_error, parse_toml, validated
-from panacea.core.files import atomic_write, read_text, write_csv
+from panacea.core.files import atomic_write, write_csv
+from panacea.flows.cache import Cache
+from panacea.flows.dse.space import (
+    MAX_EXHAUSTIVE,
+    MAXIMISE,
+    Point,
+    Space,
+    load_space,
+    point,
+    point_index,
+    points,
+)
 from panacea.flows.executors import Executor, LocalExecutor
-from panacea.hw.spec import BUILTIN_SPECS, ArchSpecModel, spec_with
+from panacea.flows.pipeline import run_schemes
+from panacea.hw.spec import ArchSpecModel, spec_with
 from panacea.schemes import SCHEME_OF_KIND
 from panacea.workload import with_index_bits
 
-Objective = Literal["tops", "tops_per_watt", "tops_per_mm2", "energy", "area"]
-MAXIMISE: dict[str, bool] = {"tops": True, "tops_per_watt": True, "tops_per_mm2": True, "energy": False, "area": False}
-Value = bool | int | float
-MAX_EXHAUSTIVE = 4096  # points costed one by one without a search (panacea dse --trials)
+__all__ = [
+    "MAXIMISE",
+    "MAX_EXHAUSTIVE",
+    "Point",
+    "Space",
+    "design_metrics",
+    "explore",
+    "load_space",
+    "pareto_front",
+    "point",
+    "point_index",
+    "points",
+    "run_space",
+    "workloads_for",
+]
+
 POINTS_PER_TASK = 8  # at most, costed together by one worker and stored when they finish
-
-
-class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class Constraints(_Data):
-    equal_multipliers: bool = False  # as many 4b x 4b multipliers as the base (the paper's equal resources)
-    max_area_mm2: float | None = Field(default=None, gt=0)
-    max_sram_kb: float | None = Field(default=None, gt=0)
-
-
-class Range(_Data):
-    """Values ``start, start + step, ...`` up to ``stop`` (included when it is on the grid)."""
-
-    start: int | float
-    stop: int | float
-    step: int | float = Field(default=1, gt=0)
-
-    def values(self) -> list[Value]:
-        if self.stop < self.start:
-            raise ValueError(f"stop ({self.stop}) is below start ({self.start})")
-        count = int((self.stop - self.start) / self.step + 1e-9) + 1
-        if count > MAX_EXHAUSTIVE:
-            raise ValueError(f"{count} values; at most {MAX_EXHAUSTIVE}")
-        return [self.start + i * self.step for i in range(count)]
-
-
-def _check_field(key: str) -> None:
-    if key.count(".") > 1 or not all(key.split(".")):
-        raise ValueError(f"{key!r}: a spec field is 'core.<field>', 'memory.<field>' or a top-level field")
-
-
-class Space(_Data):
-    """``vary``: each spec field's values (a list, or a ``{start, stop, step}`` range);
-    ``variants``: named dimensions whose values are alternatives, each a table of fields changed
-    together (DTP off is one CS and S-ACC per PEA and half the PSUM, not only ``core.dtp``). The
-    points are every combination of both."""
-
-    base: str = Field(min_length=1)
-    vary: dict[str, list[Value]] = {}
-    variants: dict[str, dict[str, dict[str, Value]]] = {}
-    constraints: Constraints = Constraints()
-    objectives: tuple[Objective, ...] = Field(default=("tops", "tops_per_watt"), min_length=1)
-    # Designs drawn beside the space on the plot (and in marks.csv), each on its own kind's scheme.
-    marks: tuple[str, ...] = BUILTIN_SPECS
-
-    @field_validator("vary", mode="before")
-    @classmethod
-    def _ranges(cls, vary):
-        if not isinstance(vary, dict):
-            return vary
-        out = {}
-        for key, values in vary.items():
-            try:
-                out[key] = Range.model_validate(values).values() if isinstance(values, dict) else values
-            except ValidationError as err:
-                where, message = first_error(err)
-                raise ValueError(f"{key}.{where}: {message}") from None
-            except ValueError as err:
-                raise ValueError(f"{key}: {err}") from None
-        return out
-
-    @field_validator("vary")
-    @classmethod
-    def _fields(cls, vary: dict[str, list[Value]]) -> dict[str, list[Value]]:
-        for key, values in vary.items():
-            _check_field(key)
-            if not values:
-                raise ValueError(f"{key!r}: needs at least one value")
-            if len(set(map(repr, values))) != len(values):
-                raise ValueError(f"{key!r}: values must be distinct")
-        return vary
-
-    @field_validator("variants")
-    @classmethod
-    def _alternatives(cls, variants: dict[str, dict[str, dict[str, Value]]]) -> dict:
-        for name, alternatives in variants.items():
-            if not alternatives:
-                raise ValueError(f"{name!r}: needs at least one alternative")
-            for changes in alternatives.values():
-                for key in changes:
-                    _check_field(key)
-        return variants
-
-    @field_validator("objectives")
-    @classmethod
-    def _distinct(cls, objectives: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(objectives)) != len(objectives):
-            raise ValueError("objectives must be distinct")
-        return objectives
-
-    @model_validator(mode="after")
-    def _dimensions_exist(self) -> Space:
-        if not self.vary and not self.variants:
-            raise ValueError("vary or variants must name at least one dimension")
-        clash = set(self.vary) & (
-            {k for alts in self.variants.values() for c in alts.values() for k in c} | set(self.variants)
-        )
-        if clash:
-            raise ValueError(f"{sorted(clash)[0]!r} is both varied and changed by a variant")
-        return self
-
-    def base_spec(self) -> ArchSpecModel:
-        return hw.load_spec(self.base)
-
-    @property
-    def dimensions(self) -> dict[str, list[Value | str]]:
-        """Every dimension's values: the varied fields', then each variant's alternative names."""
-        return {**self.vary, **{name: list(alternatives) for name, alternatives in self.variants.items()}}
-
-    def spec_changes(self, choice: dict[str, Value | str]) -> dict[str, Value]:
-        """The spec fields a point (one value per dimension) changes."""
-        out = {k: choice[k] for k in self.vary}
-        for name, alternatives in self.variants.items():
-            out |= alternatives[choice[name]]
-        return out
-
-    @property
-    def size(self) -> int:
-        n = 1
-        for values in self.dimensions.values():
-            n *= len(values)
-        return n
-
-
-def load_space(path: str | Path) -> Space:
-    """A space TOML file, validated; one error naming the file and the first bad field, including
-    a varied field the base design does not have."""
-    where = str(path)
-    space = validated(Space, parse_toml(read_text(path, "space file"), where), where)
-    base = space.base_spec().model_dump()
-    fields = [(f"vary.{k}", k) for k in space.vary]
-    fields += [(f"variants.{n}.{a}.{k}", k) for n, alts in space.variants.items() for a, c in alts.items() for k in c]
-    for i, mark in enumerate(space.marks):
-        try:
-            hw.load_spec(mark)
-        except ValueError as err:
-            raise ValueError(f"{where}: marks.{i}: {err}") from None
-    for where_in_file, key in fields:
-        section, _, name = key.rpartition(".")
-        known = base[section] if section else base
-        if not isinstance(known, dict) or name not in known:
-            raise ValueError(f"{where}: {where_in_file}: not a field of {space.base}'s spec")
-    return space
-
-
-@dataclass(frozen=True)
-class Point:
-    """One combination of the varied values; ``spec`` is None when ``reason`` says why it is out."""
-
-    index: int
-    changes: dict[str, Value]
-    spec: ArchSpecModel | None
-    reason: str = ""
-
-
-def points(space: Space) -> Iterator[Point]:
-    """Every combination of the space's dimensions, as a validated spec or the reason it is out."""
-    dims, base = space.dimensions, space.base_spec()
-    for index, values in enumerate(itertools.product(*dims.values())):
-        yield point(space, index, dict(zip(dims, values, strict=True)), base)
-
-
-def point(space: Space, index: int, choice: dict[str, Value | str], base: ArchSpecModel | None = None) -> Point:
-    """The point of ``choice`` (one value per dimension; ``index``: its place among every
-    combination); ``base``: the space's base spec when the caller has it (read once per space)."""
-    base = space.base_spec() if base is None else base
-    try:
-        spec = spec_with(base, space.spec_changes(choice), name=f"{base.name} #{index}")
-    except ValueError as err:
-        return Point(index, choice, None, str(err))
-    reason = _broken_constraint(spec, base, space.constraints)
-    return Point(index, choice, None if reason else spec, reason)
-
-
-def point_index(space: Space, choice: dict[str, Value | str]) -> int:
-    """The place of ``choice`` among every combination (row-major over the dimensions)."""
-    index = 0
-    for key, values in space.dimensions.items():
-        index = index * len(values) + next(i for i, v in enumerate(values) if repr(v) == repr(choice[key]))
-    return index
-
-
-def _broken_constraint(spec: ArchSpecModel, base: ArchSpecModel, c: Constraints) -> str:
-    if c.equal_multipliers and spec.multipliers_4b != base.multipliers_4b:
-        return f"{spec.multipliers_4b} 4b x 4b multipliers, not the base's {base.multipliers_4b}"
-    if c.max_sram_kb is not None and spec.memory.sram_kb > c.max_sram_kb:
-        return f"SRAM {spec.memory.sram_kb:g} KB over the budget of {c.max_sram_kb:g} KB"
-    if c.max_area_mm2 is not None:
-        area = sum(hw.model_for(spec).area_mm2().values())
-        if area > c.max_area_mm2:
-            return f"area {area:.3f} mm2 over the budget of {c.max_area_mm2:g} mm2"
-    return ""
 
 
 def metrics(cost: hw.Cost) -> dict[str, float]:
@@ -273,14 +97,14 @@ def workloads_for(spec: ArchSpecModel, captures: Captures) -> list:
     return workloads
 
 
-def evaluate(spec: ArchSpecModel, workloads: Sequence | Captures) -> dict[str, float]:
+def design_metrics(spec: ArchSpecModel, workloads: Sequence | Captures) -> dict[str, float]:
     """``spec`` on ``workloads`` (one capture's, or :data:`Captures`), each GEMM on its searched
     mapping."""
-    return _evaluate_batch(workloads if isinstance(workloads, dict) else by_vector(workloads), [spec])[0]
+    return _metrics_batch(workloads if isinstance(workloads, dict) else by_vector(workloads), [spec])[0]
 
 
-def _evaluate_batch(captures: Captures, specs: Sequence[ArchSpecModel]) -> list[dict[str, float]]:
-    """:func:`evaluate` of each spec; the specs that run the same workloads are costed workload
+def _metrics_batch(captures: Captures, specs: Sequence[ArchSpecModel]) -> list[dict[str, float]]:
+    """:func:`design_metrics` of each spec; the specs that run the same workloads are costed workload
     by workload across them (they share its slice tiles: :func:`~panacea.hw.model.run_together`)."""
     groups: dict[tuple, list[int]] = {}
     for i, spec in enumerate(specs):
@@ -342,7 +166,7 @@ def run_space(
         # a task costs a few points together (they share slice tiles), spread over the workers
         size = max(1, min(POINTS_PER_TASK, math.ceil(len(todo) / _workers(executor))))
         tasks = [todo[i : i + size] for i in range(0, len(todo), size)]
-        for i, results in executor.map(_evaluate_batch, [[p.spec for p in t] for t in tasks], captures):
+        for i, results in executor.map(_metrics_batch, [[p.spec for p in t] for t in tasks], captures):
             for p, result in zip(tasks[i], results, strict=True):
                 atomic_write(files[p.index], json.dumps(result).encode())
         return {i: json.loads(f.read_text()) for i, f in files.items()}
@@ -409,23 +233,26 @@ def explore(
     ``front.csv``, ``marks.csv`` (the space's ``marks``, each on its kind's scheme), ``pareto.png``
     (the first two objectives, the marks drawn) and ``front/<kind>-<index>.toml``, a spec per
     Pareto design that ``panacea evaluate --accelerators`` takes."""
-    from panacea.flows.evaluate import Cache, run_schemes
 
     marks = {name: hw.load_spec(name) for name in space.marks}
     scheme = SCHEME_OF_KIND[space.base_spec().kind]
     schemes = tuple(dict.fromkeys([scheme, *(SCHEME_OF_KIND[m.kind] for m in marks.values())]))
     cache = Cache(out / "cache", resume=True)
-    runs = run_schemes(config.model_copy(update={"schemes": schemes}), cache, progress=progress)
+    runs = run_schemes(config.model_copy(update={"schemes": schemes}).model_run(), cache, progress=progress)
     captures = by_vector(runs.captures[scheme]["main"])
     for vector in sorted(_values(space, "core.vector") - set(captures)):  # calibrated again with it
         again = config.model_copy(
             update={"schemes": (scheme,), "assumptions": {**config.assumptions, "vector": vector}}
         )
-        captures |= by_vector(run_schemes(again, cache, progress=progress).captures[scheme]["main"])
+        captures |= by_vector(run_schemes(again.model_run(), cache, progress=progress).captures[scheme]["main"])
     key = hashlib.sha256(config.model_copy(update={"schemes": (scheme,)}).model_dump_json().encode()).hexdigest()[:16]
     rows = run_space(space, captures, out / "points", workloads_key=key, executor=executor, trials=trials)
     marked = [
-        {"design": name, "scheme": SCHEME_OF_KIND[m.kind], **evaluate(m, runs.captures[SCHEME_OF_KIND[m.kind]]["main"])}
+        {
+            "design": name,
+            "scheme": SCHEME_OF_KIND[m.kind],
+            **design_metrics(m, runs.captures[SCHEME_OF_KIND[m.kind]]["main"]),
+        }
         for name, m in marks.items()
     ]
     write_csv(out / "points.csv", rows)
