@@ -1,4 +1,4 @@
-"""The PTQ study on small and shipped models: its rows and their consistency."""
+"""The PTQ study (``panacea ptq``) on small and shipped models: its rows and their consistency."""
 
 from __future__ import annotations
 
@@ -27,10 +27,8 @@ def test_causal_lm_study(tiny_lm_dir):
         assert len(r.layers) == 14 and all(layer["calls"] == 1 for layer in r.layers)
 
 
-def test_encoder_and_image_studies():
-    enc = ptq_study("minilm-l6", schemes=("fp32", "asym"))
-    assert enc.schemes[0].metrics["embedding_cosine_to_fp32"] == pytest.approx(1.0)
-    assert 0.9 < enc.schemes[1].metrics["embedding_cosine_to_fp32"] <= 1.0
+def test_image_study():
+    """(The encoder's study runs once, through the CLI: tests/cli.)"""
     img = ptq_study("efficientnet-lite0", schemes=("fp32", "asym"))
     assert img.schemes[0].metrics["top1_agreement_with_fp32"] == 1.0
     assert img.data == {"images": 8, "profile": "accurate", "assumptions": {}, "overrides": []}
