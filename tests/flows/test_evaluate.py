@@ -100,11 +100,11 @@ def test_numbers_agree_with_the_library(tiny_run, tiny_dir):
     lm = load_model(tiny_dir)
     task = make_task(lm, tokens=64, calib_tokens=64, seqlen=32, batch_size=2)
     recipes = calibrate_many(lm.model, task.batches, BY_HAND)
-    assert res.fp32["perplexity"] == pytest.approx(task.evaluate(lm.model, None)["perplexity"], rel=1e-6)
+    assert res.fp32["perplexity"] == pytest.approx(task.score(lm.model, None)["perplexity"], rel=1e-6)
     workloads = {}
     for scheme, recipe in recipes.items():
         with quantized(lm.model, recipe) as q, capture(q) as rec:
-            metrics = task.evaluate(q, None)
+            metrics = task.score(q, None)
         assert res.scheme(scheme).metrics["perplexity"] == pytest.approx(metrics["perplexity"], rel=1e-6)
         assert res.scheme(scheme).act_vector_sparsity == pytest.approx(rec.mean_vector_sparsity()[0])
         workloads[scheme] = rec.workloads()
@@ -122,7 +122,7 @@ def test_numbers_agree_with_the_library(tiny_run, tiny_dir):
     # the arbitrary-quantization accelerator on the model quantized with its own codebooks
     layers = calibrate_aq(lm.model, task.batches, AQConfig())
     with aq_quantized(lm.model, layers, capture=True) as rec:
-        metrics = task.evaluate(lm.model, None)
+        metrics = task.score(lm.model, None)
     assert res.scheme("aq").metrics["perplexity"] == pytest.approx(metrics["perplexity"], rel=1e-6)
     direct, record = hw.load("aq-bitserial").run(rec.workloads()), res.cost("aq-bitserial", "aq")
     assert (record.cycles, record.macs, record.dram_bits_read) == (direct.cycles, direct.macs, direct.dram_bits_read)
@@ -276,9 +276,9 @@ def test_minilm_end_to_end(tmp_path):
     lm = load_model("minilm-l6")
     task = make_task(lm)
     recipes = calibrate_many(lm.model, task.batches, {"dbs": CalibrationConfig()})  # a BERT: no overrides
-    task.evaluate(lm.model, None)  # the float reference first
+    task.score(lm.model, None)  # the float reference first
     with quantized(lm.model, recipes["dbs"]) as q, capture(q) as rec:
-        metrics = task.evaluate(q, None)
+        metrics = task.score(q, None)
     assert res.scheme("dbs").metrics == pytest.approx(metrics)
     direct = hw.load("panacea").run(rec.workloads())
     assert res.cost("panacea", "dbs").cycles == direct.cycles

@@ -154,7 +154,7 @@ def run_scheme(
     )
     q = quantizer_for(scheme.format)
     with q.applied(model, calibrated, scheme.calibration, variants=variants) as (qmodel, capture):
-        record.metrics = task.evaluate(qmodel, stage_progress(progress, scheme.name))
+        record.metrics = task.score(qmodel, stage_progress(progress, scheme.name))
     for name, value in q.summary(capture).items():
         setattr(record, name, value)
     workloads = q.workloads(capture)
@@ -213,7 +213,7 @@ class SchemePipeline:
         if metrics is not None:
             return metrics, 0.0
         t0 = time.perf_counter()
-        metrics = self.task.evaluate(self.lm.model, stage_progress(self.progress, "fp32"))
+        metrics = self.task.score(self.lm.model, stage_progress(self.progress, "fp32"))
         seconds = time.perf_counter() - t0
         self._write(None if path is None else path / "metrics.json", json.dumps(metrics).encode())
         return metrics, seconds

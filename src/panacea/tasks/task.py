@@ -35,12 +35,12 @@ from panacea.tasks.metrics import embeddings, perplexity, polarity_accuracy, top
 class Task:
     """What a model is calibrated on and how it is scored.
 
-    ``evaluate(model, progress)`` returns the metrics; ``fp32_first``: the metrics compare against
+    ``score(model, progress)`` returns the metrics; ``fp32_first``: the metrics compare against
     the float model's outputs, so the float model must be evaluated first in the same process.
     """
 
     batches: list
-    evaluate: Callable
+    score: Callable
     data: dict
     fp32_first: bool
 
@@ -76,11 +76,11 @@ def _text_task(lm: LoadedModel, data: str | None, tokens: int, calib_tokens: int
     evaluation = token_windows(ids, seqlen, windows)
     calibration = token_windows(ids, seqlen, calib_windows, start=windows * seqlen)
 
-    def evaluate(model, progress):
+    def score(model, progress):
         return {"perplexity": perplexity(model, evaluation, batch_size=batch_size, progress=progress)}
 
     info = {"text": source, "seqlen": seqlen, "windows": windows, "calibration_windows": calib_windows}
-    return Task(list(calibration.split(batch_size)), evaluate, info, fp32_first=False)
+    return Task(list(calibration.split(batch_size)), score, info, fp32_first=False)
 
 
 def _encoder_task(lm: LoadedModel, data: str | None, batch_size: int):
@@ -96,13 +96,13 @@ def _encoder_task(lm: LoadedModel, data: str | None, batch_size: int):
     ]
     reference: dict[str, torch.Tensor] = {}
 
-    def evaluate(model, progress):
+    def score(model, progress):
         emb = embeddings(model, lm.tokenizer, sentences)
         reference.setdefault("fp32", emb)  # the float model is evaluated first
         cosine = float((emb * reference["fp32"]).sum(-1).mean())
         return {"embedding_cosine_to_fp32": cosine, "polarity_accuracy": polarity_accuracy(emb, labels)}
 
-    return Task(batches, evaluate, {"sentences": len(sentences), "calibration_sentences": len(news)}, fp32_first=True)
+    return Task(batches, score, {"sentences": len(sentences), "calibration_sentences": len(news)}, fp32_first=True)
 
 
 def _image_task(data: str | None, batch_size: int):
@@ -112,12 +112,12 @@ def _image_task(data: str | None, batch_size: int):
     batches = list(images.flip(-1).split(batch_size))  # calibrate on the mirror images
     reference: dict[str, torch.Tensor] = {}
 
-    def evaluate(model, progress):
+    def score(model, progress):
         pred = top1(model, images)
         reference.setdefault("fp32", pred)
         return {"top1_agreement_with_fp32": float((pred == reference["fp32"]).float().mean())}
 
-    return Task(batches, evaluate, {"images": images.shape[0]}, fp32_first=True)
+    return Task(batches, score, {"images": images.shape[0]}, fp32_first=True)
 
 
 def make_task(
