@@ -32,8 +32,8 @@ for device in ("cpu", "cuda"):
 PY
 
 echo "== 1. CUDA tests"
-"$PY" -m pytest -q -rs -p no:cacheprovider tests/test_device.py tests/test_intmm.py tests/models/test_streaming.py
-skipped=$("$PY" -m pytest -q -p no:cacheprovider tests/test_device.py -rs 2>&1 | grep -c "needs CUDA" || true)
+"$PY" -m pytest -q -rs -p no:cacheprovider tests/models/test_device.py tests/test_intmm.py tests/models/test_streaming.py
+skipped=$("$PY" -m pytest -q -p no:cacheprovider tests/models/test_device.py -rs 2>&1 | grep -c "needs CUDA" || true)
 [ "$skipped" -eq 0 ] || { echo "device_check: $skipped CUDA tests skipped on a CUDA machine"; exit 1; }
 
 echo "== 2. evaluate on a 1B-shaped Llama (2048 tokens), GPU then CPU"

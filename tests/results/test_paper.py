@@ -44,7 +44,7 @@ def test_the_report_tables_quote_the_paper_from_the_same_data():
 
 
 def _shipped() -> dict:
-    return tomllib.loads(resources.files("panacea").joinpath("paper.toml").read_text())
+    return tomllib.loads(resources.files("panacea.results").joinpath("paper.toml").read_text())
 
 
 def _toml(doc: dict) -> str:
