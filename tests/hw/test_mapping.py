@@ -17,7 +17,7 @@ from panacea.hw.mapping import score, workload_key
 from panacea.hw.model import KB_BITS
 from panacea.hw.schedule import Blocking
 from panacea.hw.tiles import block_sum
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 DESIGNS = ("panacea", "sibia", "sa-ws", "sa-os", "simd", "aq-bitserial")
 
@@ -236,7 +236,7 @@ def test_a_close_cached_choice_never_costs_more_than_the_fixed_mapping(design):
 def test_designs_costed_together_cost_what_each_costs_alone():
     """run_together shares a workload's operands and tiles between designs: the key must hold
     everything the tiles depend on (design kind, vector, index bits, tile shape)."""
-    from panacea.workload import synthetic_workload
+    from panacea.workload.build import synthetic_workload
 
     base = hw.load_spec("panacea")
     specs = [
@@ -256,7 +256,7 @@ def test_designs_costed_together_cost_what_each_costs_alone():
 
 
 def test_a_dtp_design_tries_every_tiling_of_the_design_without_dtp():
-    from panacea.workload import synthetic_workload
+    from panacea.workload.build import synthetic_workload
 
     spec = hw.load_spec("panacea")
     w = synthetic_workload(256, 768, 768, act_sparsity=0.9, weight_sparsity=0.5)

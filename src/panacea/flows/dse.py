@@ -33,7 +33,7 @@ from panacea.core.files import atomic_write, read_text, write_csv
 from panacea.flows.executors import Executor, LocalExecutor
 from panacea.hw.spec import BUILTIN_SPECS, ArchSpecModel, spec_with
 from panacea.schemes import SCHEME_OF_KIND
-from panacea.workload import with_index_bits
+from panacea.workload.build import with_index_bits
 
 Objective = Literal["tops", "tops_per_watt", "tops_per_mm2", "energy", "area"]
 MAXIMISE: dict[str, bool] = {"tops": True, "tops_per_watt": True, "tops_per_mm2": True, "energy": False, "area": False}

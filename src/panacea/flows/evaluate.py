@@ -79,7 +79,8 @@ from panacea.schemes import (
     load_schemes,
     resolve,
 )
-from panacea.workload import Workload, save_workloads, workloads_from_bytes
+from panacea.workload import Workload
+from panacea.workload.codec import save_workloads, workloads_from_bytes
 
 CACHE_VERSION = 3
 DEFAULT_ACCELERATORS = ("panacea", "sibia", "simd", "sa-ws", "sa-os", "aq-bitserial")
