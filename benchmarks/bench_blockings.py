@@ -16,7 +16,7 @@ import argparse
 
 import panacea.hw as hw
 from panacea.hw.schedule import Blocking, fits
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 DESIGNS = ("panacea", "sibia", "sa-ws", "sa-os", "simd")
 GEMMS = [

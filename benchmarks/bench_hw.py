@@ -27,7 +27,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 import panacea.hw as hw
 from panacea.hw.bitserial import synthetic_aq_workload
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 
 def gpt2_gemms(tokens: int, hidden: int = 768, layers: int = 12, vocab: int = 50257) -> list[tuple[str, int, int, int]]:

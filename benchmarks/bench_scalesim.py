@@ -127,7 +127,7 @@ def main() -> None:
     from rich.table import Table
 
     from panacea.hw import load
-    from panacea.workload import synthetic_workload
+    from panacea.workload.build import synthetic_workload
 
     table = Table(title="Dense GEMM compute cycles: panacea.hw vs SCALE-Sim (32 x 24 array)")
     for col in ("GEMM", "tokens x outputs x K", "dataflow", "SCALE-Sim", "panacea.hw", "ratio"):

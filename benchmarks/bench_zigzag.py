@@ -37,7 +37,7 @@ from pathlib import Path
 
 import panacea.hw as hw
 from panacea.hw.schedule import Blocking
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 RUNNER = Path(__file__).resolve().parent / "zigzag_runner.py"
 

@@ -40,7 +40,7 @@ from panacea.hw.bitserial import synthetic_aq_workload
 from panacea.quant import QuantRecipe, calibrate, quantized
 from panacea.results import Results
 from panacea.schemes import SHIPPED_SCHEMES, load_profile, load_scheme, resolve
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 # ----------------------------------------------------------------------------------------------
 # Mutations of a nested document (TOML or JSON), at every key path

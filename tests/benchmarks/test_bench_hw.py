@@ -13,7 +13,7 @@ import pytest
 
 import panacea.hw as hw
 from panacea.hw.bitserial import synthetic_aq_workload
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_hw.py"
 TINY = dict(hidden=64, layers=2, vocab=100)  # a GPT-2-shaped model small enough for a test

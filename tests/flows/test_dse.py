@@ -13,7 +13,7 @@ import panacea.hw as hw
 from panacea.cli import app
 from panacea.flows.dse import Space, design_metrics, load_space, pareto_front, points
 from panacea.flows.executors import LocalExecutor, RayExecutor
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 FIG13 = """
 base = "panacea"
@@ -218,7 +218,7 @@ def test_ranges_expand_and_a_variant_changes_its_fields_together(tmp_path):
 
 
 def test_another_index_width_is_derived_from_the_captured_masks(tmp_path):
-    from panacea.workload import with_index_bits
+    from panacea.workload.build import with_index_bits
 
     space = Space.model_validate({"base": "panacea", "vary": {"core.index_bits": [3, 4]}})
     w = [synthetic_workload(64, 128, 128, act_sparsity=0.8, weight_sparsity=0.5)]

@@ -9,7 +9,7 @@ import torch
 
 import panacea.hw as hw
 from panacea.hw.area import AREA_COMPONENTS, PPU_LANES, load_area
-from panacea.workload import gemm_workload
+from panacea.workload.build import gemm_workload
 
 DESIGNS = ("panacea", "sibia", "sa-ws", "sa-os", "simd", "aq-bitserial")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from panacea.hw import load, model_for, with_core
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 ONE_PEA = with_core(load("sibia").spec, peas=1, tile_tokens=4, tile_k=16)
 

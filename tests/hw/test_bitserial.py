@@ -12,7 +12,7 @@ import torch
 import panacea.hw as hw
 from panacea.aq import codebook as cb
 from panacea.hw.bitserial import PUBLISHED, peak, synthetic_aq_workload
-from panacea.workload import aq_workload, synthetic_workload
+from panacea.workload.build import aq_workload, synthetic_workload
 
 
 @pytest.fixture(scope="module")

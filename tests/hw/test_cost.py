@@ -11,7 +11,7 @@ import pytest
 
 from panacea.hw import BUILTIN_SPECS, COMPONENTS, load, load_energy
 from panacea.hw.bitserial import synthetic_aq_workload
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 TABLE = resources.files("panacea.hw").joinpath("energy_28nm.toml").read_text()
 
@@ -108,7 +108,7 @@ def test_costs_of_different_designs_do_not_add():
 
 _SUM_OF_COSTS = """
 from panacea.hw import load
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 ws = [synthetic_workload(64, 96, 48 + 16 * i, act_sparsity=0.6, weight_sparsity=0.4, seed=i) for i in range(6)]
 total = load("panacea").run(ws)
 print(list(total.energy_pj), list(total.ops), repr(total.tops_per_watt))

@@ -14,10 +14,10 @@ import panacea.hw as hw
 from panacea.core.formats import weight_slice_count
 from panacea.hw.bitserial import synthetic_aq_workload
 from panacea.hw.mapping import score, workload_key
-from panacea.hw.model import KB_BITS
+from panacea.hw.architecture import KB_BITS
 from panacea.hw.schedule import Blocking
 from panacea.hw.tiles import block_sum
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 DESIGNS = ("panacea", "sibia", "sa-ws", "sa-os", "simd", "aq-bitserial")
 
@@ -100,7 +100,7 @@ def test_the_searched_mapping_is_never_worse_and_fits(design, shape, sparsity, m
 def test_a_space_of_one_point_costs_what_the_fixed_mapping_costs(design):
     w = _workload(design, 300, 256, 200, (0.7, 0.4))
     model = hw.load(design)
-    fixed = model.fixed(w)
+    fixed = model.mapper.fixed(w)
     tiling = model.fixed_tiling()
     space = [(tiling, model.layout(w, tiling), [fixed.mapping.blocking])]
     assert model.search(w, space) == fixed
@@ -145,8 +145,8 @@ def test_sa_os_keeps_several_folds_resident_when_they_fit():
 def test_the_choice_is_cached_per_kind_of_layer():
     model = hw.load("panacea")
     calls = []
-    search = model.search
-    model.search = lambda w, space=None: calls.append(w.name) or search(w, space)
+    search = model.mapper.search
+    model.mapper.search = lambda w, space=None: calls.append(w.name) or search(w, space)
     same = [synthetic_workload(256, 128, 128, act_sparsity=0.8, weight_sparsity=0.5, seed=s) for s in range(3)]
     other = synthetic_workload(256, 128, 128, act_sparsity=0.3, weight_sparsity=0.5)
     assert len({workload_key(w) for w in same}) == 1
@@ -189,11 +189,11 @@ def test_a_large_gemm_tries_its_tilings_on_its_first_channels(design):
     w = _workload(design, 128, 256, 1500, (0.8, 0.5))
     model = hw.load(design)
     seen = []
-    search = model.search
-    model.search = lambda w_, space=None: seen.append((w_.m, space is None)) or search(w_, space)
+    search = model.mapper.search
+    model.mapper.search = lambda w_, space=None: seen.append((w_.m, space is None)) or search(w_, space)
     cost = model.actions(w)
     assert seen == [(1024, True), (1500, False)]  # every tiling on 1024 channels, two on all of them
-    fixed = model.fixed(w)
+    fixed = model.mapper.fixed(w)
     assert _objective(model, model.run(w)) <= _objective(model, hw.load(design, mapping="fixed").run(w))
     assert cost.macs == fixed.macs
 
@@ -203,13 +203,13 @@ def test_a_cached_choice_that_does_not_fit_a_layer_is_made_again():
     model = hw.load("panacea")
     key, fixed = workload_key(w), model.fixed_tiling()
     # a blocking chosen for other sizes: a block larger than WMEM holds is re-chosen for this layer
-    model._choices[key] = (fixed, Blocking(True, 10**6, True, True), 1.0)
+    model.mapper.choices[key] = (fixed, Blocking(True, 10**6, True, True), 1.0)
     cost = model.actions(w)
     assert cost.mapping.tiling == fixed and cost.mapping.blocking.block < 10**6
     check_capacities(model, w, cost.mapping)
     # tiles that overflow this layer's WBUF: the layer is searched on its own
     huge = tuple((k, 4096 if k == "tile_k" else v) for k, v in fixed)
-    model._choices[key] = (huge, Blocking(True, 1, True, True), 1.0)
+    model.mapper.choices[key] = (huge, Blocking(True, 1, True, True), 1.0)
     cost = model.actions(w)
     assert cost.mapping.tiling != huge
     check_capacities(model, w, cost.mapping)
@@ -224,19 +224,19 @@ def test_a_close_cached_choice_never_costs_more_than_the_fixed_mapping(design):
     fixed = hw.load(design, mapping="fixed").run(w)
     tiling, (g, finish), _ = next(iter(model.candidates(w, [model.tilings(w)[-1]])))
     streaming = Blocking(g.orders[0], 1, False, False)
-    bad = model.priced(model._finished(finish, model._timeline(g, streaming), tiling))
+    bad = model.priced(model.pricing.mapped(finish, model.pricing.timeline(g, streaming), tiling))
     assert _objective(model, bad) > _objective(model, fixed)  # the test's premise
-    model._choices[workload_key(w)] = (tiling, streaming, 1.01)
+    model.mapper.choices[workload_key(w)] = (tiling, streaming, 1.01)
     assert _objective(model, model.run(w)) == _objective(model, fixed)
     # one far ahead of the fixed mapping where it was searched is re-used without the check
-    model._choices[workload_key(w)] = (tiling, streaming, 1.5)
+    model.mapper.choices[workload_key(w)] = (tiling, streaming, 1.5)
     assert _objective(model, model.run(w)) == _objective(model, bad)
 
 
 def test_designs_costed_together_cost_what_each_costs_alone():
     """run_together shares a workload's operands and tiles between designs: the key must hold
     everything the tiles depend on (design kind, vector, index bits, tile shape)."""
-    from panacea.workload import synthetic_workload
+    from panacea.workload.build import synthetic_workload
 
     base = hw.load_spec("panacea")
     specs = [
@@ -256,7 +256,7 @@ def test_designs_costed_together_cost_what_each_costs_alone():
 
 
 def test_a_dtp_design_tries_every_tiling_of_the_design_without_dtp():
-    from panacea.workload import synthetic_workload
+    from panacea.workload.build import synthetic_workload
 
     spec = hw.load_spec("panacea")
     w = synthetic_workload(256, 768, 768, act_sparsity=0.9, weight_sparsity=0.5)
@@ -264,3 +264,18 @@ def test_a_dtp_design_tries_every_tiling_of_the_design_without_dtp():
     without = hw.model_for(hw.without_dtp(spec)).tilings(w)
     assert without and set(without) <= with_dtp
     assert any(dict(t)["dtp"] for t in with_dtp)
+
+
+def test_the_memo_of_tiles_is_the_models_and_models_costed_together_share_it():
+    """A model keeps the operands and tiles of the workload it costs (DTP on and off share them);
+    run_together gives its models one memo, so the design without DTP finds every tile the DTP
+    design laid out."""
+    spec = hw.load_spec("panacea")
+    w = synthetic_workload(96, 256, 160, act_sparsity=0.7, weight_sparsity=0.4)
+    with_dtp, without = hw.model_for(spec), hw.model_for(hw.without_dtp(spec))
+    assert with_dtp.memo is not without.memo
+    laid_out = []
+    tiles = without.tiles
+    without.tiles = lambda w_, core: laid_out.append(core) or tiles(w_, core)
+    assert hw.run_together([with_dtp, without], [w]) == [hw.model_for(s).run(w) for s in (spec, without.spec)]
+    assert with_dtp.memo is without.memo and laid_out == []

@@ -6,7 +6,7 @@ import pytest
 
 from panacea.hw import load, model_for, with_core
 from panacea.hw.schedule import Blocking
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 # One PEA; a sub-tile of 4 channels (one weight vector), a tile of 4 tokens (one activation
 # vector), K = 16 in one chunk: per k, one outer product of each slice pair (7-bit weights and

@@ -6,7 +6,7 @@ import pytest
 
 from panacea.hw import load, model_for, with_memory
 from panacea.hw.systolic import scalesim_cycles
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 # SCALE-Sim 3.0.0 ("Total Cycles" of COMPUTE_REPORT.csv; GEMM topology M = tokens, N = output
 # channels) on a 32 x 24 array with SRAMs and bandwidth large enough never to stall. Reproduce

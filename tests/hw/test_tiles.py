@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from panacea.hw import load, model_for, with_core
-from panacea.workload import gemm_workload
+from panacea.workload.build import gemm_workload
 
 
 def _model(name: str, case, draw_tiles: tuple[int, int, int]):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 import panacea.hw as hw
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 # (design, N tokens, K, M): ZigZag's counts under our fixed mapping (bits)
 FORCED = {

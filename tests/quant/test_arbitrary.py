@@ -11,7 +11,7 @@ from panacea.aq import codebook as cb
 from panacea.aq.arith import bitserial_gemm
 from panacea.models.gemms import find_gemms
 from panacea.quant.arbitrary import AQConfig, aq_quantized, calibrate_aq
-from panacea.workload import workloads_from_bytes, workloads_to_bytes
+from panacea.workload.codec import workloads_from_bytes, workloads_to_bytes
 
 
 @pytest.fixture(scope="module")

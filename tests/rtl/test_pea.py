@@ -13,7 +13,7 @@ from panacea.gemm import aqs_gemm
 from panacea.rtl.check import run_pea
 from panacea.rtl.pea import formula_cycles, row_packed_cycles, tile_work
 from panacea.rtl.vectors import tile_vectors
-from panacea.workload import gemm_workload
+from panacea.workload.build import gemm_workload
 from tests.rtl.test_units import UnsignedWeightMultiplier
 
 pytestmark = pytest.mark.slow  # each simulation takes seconds

@@ -714,7 +714,7 @@ def cost(
     Example: panacea cost --spec panacea --spec my_panacea.toml --shape 1024x768x3072
     """
     import panacea.hw as hw
-    from panacea.workload import synthetic_workload
+    from panacea.workload.build import synthetic_workload
 
     n, k, m = _shape(shape, "shape")
     _check_mapping(mapping, objective)

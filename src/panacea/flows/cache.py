@@ -24,7 +24,8 @@ from panacea.core.checks import invalid_file
 from panacea.core.files import atomic_write
 from panacea.models.memory import drop_pages
 from panacea.results.schema import SchemeRecord
-from panacea.workload import Workload, workloads_from_bytes
+from panacea.workload import Workload
+from panacea.workload.codec import workloads_from_bytes
 
 CACHE_VERSION = 3
 log = logging.getLogger(__name__)

@@ -34,7 +34,8 @@ from panacea.quant.quantizer import Quantizer, quantizer_for
 from panacea.results.schema import SchemeRecord
 from panacea.schemes import Scheme, load_profile, load_schemes, resolve
 from panacea.tasks import Task, make_task
-from panacea.workload import Workload, save_workloads
+from panacea.workload import Workload
+from panacea.workload.codec import save_workloads
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from panacea.flows.executors import Executor, LocalExecutor
 from panacea.hw import Cost, CostModel, load, model_for
 from panacea.hw.mapping import MappingMode, Objective
 from panacea.hw.spec import with_core, without_dtp
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 # Small: the activations (128 x 256, 32 KB) fit every design's AMEM; large: a GPT-2 layer at 1024 tokens.

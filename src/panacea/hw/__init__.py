@@ -6,6 +6,10 @@
 ``aq-bitserial``) gives a :class:`Cost`: cycles, traffic, operations, energy per component, TOPS
 and TOPS/W. Each GEMM runs the mapping a search picks for it (``mapping="search"``, the default;
 ``"fixed"``: the spec's tiles), recorded in ``Cost.mapping`` (:mod:`panacea.hw.mapping`).
+
+A model keeps ZigZag's three parts apart: the hardware (:mod:`panacea.hw.architecture`), the mapping
+search (:mod:`panacea.hw.mapper`, ``model.mapper``) and the price of one mapping
+(:mod:`panacea.hw.pricing`, ``model.pricing``); each design module adds its layouts.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 from panacea.hw.bitserial import BitSerialModel
 from panacea.hw.cost import COMPONENTS, Cost
 from panacea.hw.energy import EnergyTable, load_energy
+from panacea.hw.mapper import WorkloadMemo
 from panacea.hw.mapping import MAPPING_MODES, OBJECTIVES, Mapping, MappingMode, Objective
 from panacea.hw.model import CostModel, run_together
 from panacea.hw.panacea import PanaceaModel
@@ -38,9 +43,12 @@ def model_for(
     *,
     mapping: MappingMode = "search",
     objective: Objective = "energy",
+    memo: WorkloadMemo | None = None,
 ) -> CostModel:
-    """The cost model of a validated spec; ``mapping`` / ``objective``: :mod:`panacea.hw.mapping`."""
-    return _MODELS[spec.kind](spec, energy, mapping=mapping, objective=objective)
+    """The cost model of a validated spec; ``mapping`` / ``objective``: :mod:`panacea.hw.mapping`;
+    ``memo``: another model's, to share the operands and tiles of the workload both cost next
+    (a design and its variant, costed one after the other)."""
+    return _MODELS[spec.kind](spec, energy, mapping=mapping, objective=objective, memo=memo)
 
 
 def load(

@@ -38,7 +38,8 @@ from panacea.hw.model import CostModel, Layout
 from panacea.hw.schedule import Timeline
 from panacea.hw.spec import BitSerialSpec
 from panacea.hw.systolic import fold_sizes
-from panacea.workload import AQWorkload, aq_workload
+from panacea.workload import AQWorkload
+from panacea.workload.build import aq_workload
 
 # The abstract's peak at its two precision ends (TOPS, TOPS/W), 1-8 bit at 30 % sparsity, 28 nm.
 PUBLISHED = {1: (5.55, 95.9), 8: (0.87, 15.1)}

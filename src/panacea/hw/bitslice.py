@@ -35,13 +35,14 @@ from dataclasses import dataclass
 import torch
 
 from panacea.core.formats import SLICE_BITS, weight_slice_count
+from panacea.hw.architecture import KB_BITS
 from panacea.hw.area import Part
 from panacea.hw.cost import Cost
 from panacea.hw.mapping import Tiling, tiling
-from panacea.hw.model import KB_BITS, CostModel, Layout
+from panacea.hw.model import CostModel, Layout
 from panacea.hw.schedule import Grid, Timeline
 from panacea.hw.spec import BitSliceCore, PanaceaSpec, SibiaSpec
-from panacea.hw.tiles import SliceTiles, block_sum, slice_tiles
+from panacea.hw.tiles import SliceFormat, SliceTiles, block_sum, slice_tiles
 from panacea.workload import Workload
 
 
@@ -90,9 +91,6 @@ def _wbuf_fills(
     return torch.where(fits, visits[:, None], float(n_t))
 
 
-_LAST: list = [None, {}]  # the last workload costed in this process, and its operands and tiles
-
-
 class BitSliceModel(CostModel):
     spec: PanaceaSpec | SibiaSpec
     scheme: str  # the workloads it runs ("asym" or "sym")
@@ -136,30 +134,14 @@ class BitSliceModel(CostModel):
             Part("index_decoding", "comparator", core.peas + 1, 8),
         ]
 
-    def _slice_tiles(self, w: Workload, core: BitSliceCore, *, x_slices: int, **operands) -> SliceTiles:
-        """:func:`~panacea.hw.tiles.slice_tiles` of ``w`` with ``core``'s vectors and tiles (the
-        operands' per-chunk data kept for the workload's other tile shapes)."""
-        return slice_tiles(
-            weight_stored=w.weight_stored,
-            act_stored=w.act_stored,
-            m=w.m,
-            n=w.n,
-            k=w.k,
-            groups=w.groups,
-            w_slices=weight_slice_count(w.w_bits),
-            x_slices=x_slices,
-            vector=core.vector,
-            index_bits=core.index_bits,
-            sub_tile_rows=core.sub_tile_rows,
-            tile_tokens=core.tile_tokens,
-            tile_k=core.tile_k,
-            operands=self._memo_of(w),
-            **operands,
-        )
-
     @abstractmethod
+    def slice_format(self, w: Workload) -> SliceFormat:
+        """How this design reads the workload's operands (:class:`~panacea.hw.tiles.SliceFormat`)."""
+
     def tiles(self, w: Workload, core: BitSliceCore) -> SliceTiles:
-        """The workload's slice work per (sub-tile, tile) for this design, tiled as ``core`` says."""
+        """The workload's slice work per (sub-tile, tile) for this design, tiled as ``core`` says
+        (the operands' per-chunk data kept in the model's memo for the workload's other tile shapes)."""
+        return slice_tiles(w, core, self.slice_format(w), self.memo.of(w))
 
     @abstractmethod
     def x_slices(self, w: Workload) -> int:
@@ -291,20 +273,12 @@ class BitSliceModel(CostModel):
             kind = {"asym": "asymmetric", "sym": "symmetric"}[self.scheme]
             raise ValueError(f"{self.name} runs {kind} ({self.scheme!r}) workloads; {w.name!r} is {w.scheme!r}")
 
-    @staticmethod
-    def _memo_of(w: Workload) -> dict:
-        """What was computed for ``w`` (a search lays out several tile shapes of one workload), by
-        every bit-slice model of this process: designs costed on the same workload one after the
-        other (:func:`~panacea.hw.model.run_together`) share its operands and tiles."""
-        if _LAST[0] is not w:
-            _LAST[:] = [w, {}]
-        return _LAST[1]
-
     def _tiles_of(self, w: Workload, core: BitSliceCore) -> SliceTiles:
-        """:meth:`tiles`, remembered for the workload (DTP on and off share them); the key holds
-        everything :meth:`tiles` reads besides the workload."""
+        """:meth:`tiles`, remembered for the workload in the model's memo (DTP on and off share
+        them, and so do the models that share the memo: :func:`~panacea.hw.model.run_together`);
+        the key holds everything :meth:`tiles` reads besides the workload."""
         key = ("tiles", type(self), core.vector, core.index_bits, core.sub_tile_rows, core.tile_tokens, core.tile_k)
-        memo = self._memo_of(w)
+        memo = self.memo.of(w)
         if key not in memo:
             memo[key] = self.tiles(w, core)
         return memo[key]

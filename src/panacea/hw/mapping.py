@@ -5,37 +5,34 @@ A :class:`Mapping` is the design's **tiling** (the tile extents and modes its co
 and Sibia's activation tile tokens, sub-tile rows, K chunk and DTP; a weight-stationary array's
 token chunk; nothing for the designs whose tile is their array fold) and the **blocking** above the
 core (:class:`~panacea.hw.schedule.Blocking`: loop order, the outer operand's resident block,
-double buffering). ``--mapping fixed`` is the spec's tile fields with one tile per block (the
-tiles every design had before the mapper; the loop nest above them is the new one: the timing of a
-resident tile's loads follows :mod:`~panacea.hw.schedule`, so fixed-mode cycles differ from the
-older releases'); ``--mapping search`` (the default) tries every tiling
+double buffering). ``--mapping fixed`` is the spec's tile fields with one tile per block, in the
+loop nest of :mod:`~panacea.hw.schedule`; ``--mapping search`` (the default) tries every tiling
 the hardware's capacities allow with every blocking worth trying and keeps the one with the best
 objective: ``energy`` (default), ``latency`` or ``edp`` (energy-delay product). The choice is cached
 per (GEMM shape, number formats, sparsity to one decimal) in each cost model: the search runs once per
 distinct layer of a model, and every layer is costed exactly on its own masks with the mapping
-chosen for its kind (or the fixed one where that is cheaper, :meth:`CostModel.actions`).
+chosen for its kind (or the fixed one where that is cheaper, :class:`~panacea.hw.mapper.Mapper`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from panacea.hw.schedule import Blocking, Inner
-from panacea.workload import AQWorkload, Workload
+
+if TYPE_CHECKING:
+    from panacea.workload import AQWorkload, Workload
 
 MappingMode = Literal["search", "fixed"]
 Objective = Literal["energy", "latency", "edp"]
 MAPPING_MODES: tuple[MappingMode, ...] = ("search", "fixed")
 OBJECTIVES: tuple[Objective, ...] = ("energy", "latency", "edp")
 Tiling = tuple[tuple[str, int | bool], ...]
-# A GEMM with more output channels has its tilings tried on its first SEARCH_ROWS (CostModel.actions).
+# A GEMM with more output channels has its tilings tried on its first SEARCH_ROWS (Mapper._search_large).
 SEARCH_ROWS = 1024
 # A choice re-used for another layer of its kind is costed beside the fixed mapping there unless it
-# beat the fixed mapping by more than this on the layer it was searched for (CostModel.actions).
+# beat the fixed mapping by more than this on the layer it was searched for (Mapper._reuse).
 RECHECK_MARGIN = 0.02
 
 
@@ -82,43 +79,8 @@ def score(energy_pj: float, cycles: int, objective: Objective) -> float:
     return {"energy": energy_pj, "latency": float(cycles), "edp": energy_pj * cycles}[objective]
 
 
-def sample_rows(w: Workload | AQWorkload, rows: int) -> Workload | None:
-    """``w`` cut to its first ``rows`` output channels (of every group; a whole number of slice
-    vectors), or None if it has no more (or is not a bit-slice workload)."""
-    if not isinstance(w, Workload) or w.m <= rows:
-        return None
-    rows = max(w.vector, rows // w.vector * w.vector)
-    return dataclasses.replace(w, m=rows, weight_stored=w.weight_stored[: rows // w.vector], name=f"{w.name} (sample)")
-
-
-def _density(t) -> float:
-    return round(np.count_nonzero(t.numpy()) / t.numel(), 1) if t.numel() else 0.0
-
-
 def workload_key(w: Workload | AQWorkload) -> tuple:
-    """What a mapping choice depends on, with sparsity summarised to one decimal: layers (and the
-    calls of one layer) that agree here share one search."""
+    """What a mapping choice depends on (the workload's type, shape, formats), with its densities
+    summarised to one decimal: layers (and the calls of one layer) that agree here share one search."""
     shape = (type(w).__name__, w.n, w.k, w.m, w.groups, w.x_bits, w.w_bits)
-    if isinstance(w, AQWorkload):
-        size = max(1, w.groups * w.k)
-        return (
-            *shape,
-            w.x_steps,
-            w.w_steps,
-            w.block,
-            w.run_bits,
-            round(w.x_nonzero / (size * w.n), 1),
-            round(w.w_nonzero / (size * w.m), 1),
-            round(float(w.x_row_bits.sum()) / (size * w.n), 1),
-            round(float(w.w_row_bits.sum()) / (size * w.m), 1),
-        )
-    return (
-        *shape,
-        w.scheme,
-        w.lo_bits,
-        w.zero_point,
-        w.vector,
-        w.index_bits,
-        _density(w.act_stored),
-        _density(w.weight_stored),
-    )
+    return (*shape, *w.formats, *(round(d, 1) for d in w.densities))

@@ -25,13 +25,12 @@ from __future__ import annotations
 import torch
 
 from panacea.core.formats import SLICE_BITS, act_slice_count, compensates
+from panacea.hw.architecture import KB_BITS
 from panacea.hw.area import Part
 from panacea.hw.bitslice import BitSliceModel, Plan, per_mtile, step_cycles
-from panacea.hw.cost import Cost
 from panacea.hw.mapping import Tiling
-from panacea.hw.model import KB_BITS
-from panacea.hw.spec import BitSliceCore, PanaceaCore, PanaceaSpec
-from panacea.hw.tiles import SliceTiles
+from panacea.hw.spec import PanaceaCore, PanaceaSpec
+from panacea.hw.tiles import SliceFormat, SliceTiles
 from panacea.workload import Workload
 
 
@@ -51,13 +50,12 @@ class PanaceaModel(BitSliceModel):
     def saccs_per_pea(self) -> int:
         return self.spec.core.compensators_per_pea  # DTP: two CSs and two S-ACCs (section III-D)
 
-    def actions(self, w: Workload) -> Cost:
+    def check(self, w: Workload) -> None:
         if not self.spec.core.dbs and w.lo_bits != SLICE_BITS:
             raise ValueError(
                 f"{self.name} has no DBS shifters (core.dbs = false): it runs lo_bits = {SLICE_BITS} only, "
                 f"not {w.lo_bits} ({w.name})"
             )
-        return super().actions(w)
 
     def parts(self) -> list[Part]:
         """The bit-slice PEAs' parts and, per PEA, its compensators (section III-D; DTP's second
@@ -82,16 +80,11 @@ class PanaceaModel(BitSliceModel):
     def _modes(self) -> list[dict]:
         return [{"dtp": True}, {"dtp": False}] if self.spec.core.dtp else [{"dtp": False}]
 
-    def tiles(self, w: Workload, core: BitSliceCore) -> SliceTiles:
-        return self._slice_tiles(
-            w,
-            core,
-            x_slices=self.x_slices(w),
-            w_skip=True,
-            x_skip=True,
-            compensate=compensates(w.zero_point, w.x_bits, w.lo_bits),
-            compressed=True,
-        )
+    def slice_format(self, w: Workload) -> SliceFormat:
+        """Both operands skip their compressed top-slice vectors and are stored RLE-compressed;
+        the compensator runs when the zero point needs it (``r != 0``)."""
+        compensate = compensates(w.zero_point, w.x_bits, w.lo_bits)
+        return SliceFormat(self.x_slices(w), w_skip=True, x_skip=True, compensate=compensate, compressed=True)
 
     def plan(self, t: SliceTiles, core: PanaceaCore) -> Plan:
         nd, ns = core.dwo_per_pea, core.swo_per_pea

@@ -17,15 +17,13 @@ above the core, as Timeloop and ZigZag model it:
 
 Loop order (outer to inner): outer blocks, inner tiles, the block's outer tiles. ``block = 1``
 with resident tiles that fit is the fixed mapping (one array fold, or one m-tile, stays while the
-other operand streams past). Before the mapper, each tile was kept resident on its own with the
-one-step prefetch and no exposed reload, so its cycles were lower (below the DRAM time on some
-memory-bound layers) wherever a tile's load cannot hide behind the previous tile's steps.
+other operand streams past).
 
 Time. Outputs are written to DRAM once. A step's inner (and streamed) loads come in while the
 previous step computes and the step before drains its outputs (one-step prefetch): a step takes
 the longer of its compute and those transfers. A step whose operands stream in ``sub_steps`` K
-chunks (the bit-slice cores) pipelines at chunk granularity. A resident outer block loads
-(section 2 of issue 13, "overlap that follows the mapping"):
+chunks (the bit-slice cores) pipelines at chunk granularity. A resident outer block's load
+overlaps as its buffering allows:
 
 - double-buffered: during the whole previous block (its reuse period), in the DRAM time the
   block's own transfers leave free: the block takes the longer of its steps and all its transfers;

@@ -14,8 +14,8 @@ import torch
 from panacea.core.formats import weight_slice_count
 from panacea.core.slicing import sibia_skip
 from panacea.hw.bitslice import BitSliceModel, Plan, per_mtile, step_cycles
-from panacea.hw.spec import BitSliceCore, SibiaCore, SibiaSpec
-from panacea.hw.tiles import SliceTiles
+from panacea.hw.spec import SibiaCore, SibiaSpec
+from panacea.hw.tiles import SliceFormat, SliceTiles
 from panacea.workload import Workload
 
 
@@ -29,17 +29,11 @@ class SibiaModel(BitSliceModel):
     def operators_per_pea(self) -> int:
         return self.spec.core.operators_per_pea
 
-    def tiles(self, w: Workload, core: BitSliceCore) -> SliceTiles:
+    def slice_format(self, w: Workload) -> SliceFormat:
+        """The sparser operand skips its compressed top-slice vectors; no compensation; dense storage."""
         skip = sibia_skip(w.act_stored, w.weight_stored)
-        return self._slice_tiles(
-            w,
-            core,
-            x_slices=self.x_slices(w),
-            w_skip=skip == "weights",
-            x_skip=skip == "activations",
-            compensate=False,
-            compressed=False,
-        )
+        x_slices = self.x_slices(w)
+        return SliceFormat(x_slices, skip == "weights", skip == "activations", compensate=False, compressed=False)
 
     def plan(self, t: SliceTiles, core: SibiaCore) -> Plan:
         work = per_mtile(t.total, core.peas)

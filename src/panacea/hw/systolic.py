@@ -31,10 +31,11 @@ import math
 import torch
 
 from panacea.core.slicing import vector_lanes
+from panacea.hw.architecture import KB_BITS
 from panacea.hw.area import Part
 from panacea.hw.cost import Cost
 from panacea.hw.mapping import Tiling, tiling
-from panacea.hw.model import KB_BITS, CostModel, Layout, passes
+from panacea.hw.model import CostModel, Layout, passes
 from panacea.hw.schedule import Timeline, grid
 from panacea.hw.spec import SystolicSpec
 from panacea.workload import Workload

@@ -32,13 +32,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import torch
 
-from panacea.core.formats import SLICE_BITS
+from panacea.core.formats import SLICE_BITS, weight_slice_count
 from panacea.core.rle import rle_row_entries
 from panacea.core.slicing import vector_lanes
 from panacea.core.tensors import count_true
+
+if TYPE_CHECKING:
+    from panacea.hw.spec import BitSliceCore
+    from panacea.workload import Workload
 
 
 @dataclass(frozen=True)
@@ -184,54 +189,48 @@ def _operand(
     return _Operand(mask, skip, lanes, bits, entries, valid, low)
 
 
-def slice_tiles(
-    *,
-    weight_stored: torch.Tensor,
-    act_stored: torch.Tensor,
-    m: int,
-    n: int,
-    k: int,
-    groups: int,
-    w_slices: int,
-    x_slices: int,
-    w_skip: bool,
-    x_skip: bool,
-    compensate: bool,
-    compressed: bool,
-    vector: int,
-    index_bits: int,
-    sub_tile_rows: int,
-    tile_tokens: int,
-    tile_k: int,
-    operands: dict | None = None,
-) -> SliceTiles:
-    """Work and sizes of a (grouped) bit-slice GEMM ``[n, groups*k] x [m, groups*k]^T`` with the
-    given stored-vector masks, tiled as this module describes.
+@dataclass(frozen=True)
+class SliceFormat:
+    """How a design reads a workload's operands: 4-bit slices of an activation, whether each
+    operand's compressed top-slice vectors are skipped (else all its top slices take part; Panacea
+    skips both, Sibia one), whether the compensator runs (``r != 0``) and whether the operands are
+    stored in Panacea's RLE format (else dense)."""
 
-    ``*_slices``: 4-bit slices per operand; ``*_skip``: whether the operand's compressed top-slice
-    vectors are skipped (else all its top slices take part; Panacea skips both, Sibia one);
-    ``compensate``: whether the compensator runs (``r != 0``); ``compressed``: Panacea's RLE
-    format (else dense). ``operands``: a dict the caller keeps for one workload, in which each
-    operand's masks and stored sizes per K chunk are kept for the next call (a mapping search tries
-    several tile shapes with the same ``tile_k``).
-    """
-    g = groups
-    opts = dict(tile_k=tile_k, vector=vector, index_bits=index_bits, compressed=compressed)
-    operands = {} if operands is None else operands
-    wkey, xkey = ("weights", w_slices, w_skip, *opts.values()), ("activations", x_slices, x_skip, *opts.values())
-    if wkey not in operands:
-        operands[wkey] = _operand(weight_stored, m, g, k, slices=w_slices, skip=w_skip, **opts)
-    if xkey not in operands:
-        operands[xkey] = _operand(act_stored, n, g, k, slices=x_slices, skip=x_skip, **opts)
-    wo, xo = operands[wkey], operands[xkey]
-    wb, xb = sub_tile_rows // vector, tile_tokens // vector  # vector rows per sub-tile / tile
-    ws = wo.blocks(wb)  # [S, G, C, Kc]
-    xs = xo.blocks(xb)  # [T, G, C, Kc]
-    n_s, n_t, chunks = ws.shape[0], xs.shape[0], ws.shape[2]
+    x_slices: int
+    w_skip: bool
+    x_skip: bool
+    compensate: bool
+    compressed: bool
+
+
+def _operands(w: Workload, core: BitSliceCore, fmt: SliceFormat, memo: dict) -> tuple[_Operand, _Operand]:
+    """The weights and activations of ``w`` in K chunks of ``core.tile_k``, from ``memo`` when it
+    has them (a mapping search tries several tile shapes with the same ``tile_k``)."""
+    opts = dict(tile_k=core.tile_k, vector=core.vector, index_bits=core.index_bits, compressed=fmt.compressed)
+    operands = (
+        ("weights", w.weight_stored, w.m, weight_slice_count(w.w_bits), fmt.w_skip),
+        ("activations", w.act_stored, w.n, fmt.x_slices, fmt.x_skip),
+    )
+    out = []
+    for name, stored, rows, slices, skip in operands:
+        key = (name, slices, skip, *opts.values())
+        if key not in memo:
+            memo[key] = _operand(stored, rows, w.groups, w.k, slices=slices, skip=skip, **opts)
+        out.append(memo[key])
+    return out[0], out[1]
+
+
+def _pair_products(
+    wo: _Operand, xo: _Operand, wb: int, xb: int, k_len: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The present top-slice vectors of each sub-tile of ``wb`` and tile of ``xb`` vector rows,
+    ``ws [S, G, C, Kc]`` / ``xs [T, G, C, Kc]``, and the vector outer products HH, HL, LH, LL of
+    their slice pairs ``[G, C, S, T]`` (``k_len``: real k per chunk)."""
+    ws, xs = wo.blocks(wb), xo.blocks(xb)
+    (n_s, g, chunks, tile_k), n_t = ws.shape, xs.shape[0]
     nw = block_sum(torch.ones(len(wo.lanes)), wb)  # [S] vector rows per sub-tile
     nx = block_sum(torch.ones(len(xo.lanes)), xb)  # [T]
-    k_len = vector_lanes(k, tile_k).float()  # [C]
-    # [G, C, S, T]: one batched GEMM over (group, chunk)
+    # one batched GEMM over (group, chunk)
     hh = torch.bmm(
         ws.permute(1, 2, 0, 3).reshape(g * chunks, n_s, tile_k), xs.permute(1, 2, 3, 0).reshape(g * chunks, tile_k, n_t)
     ).reshape(g, chunks, n_s, n_t)
@@ -241,6 +240,20 @@ def slice_tiles(
     hl = xo.low * sum_w * nx
     lh = wo.low * nw[:, None] * sum_x
     ll = (wo.low * xo.low) * k_len[:, None, None] * nw[:, None] * nx
+    return ws, xs, hh, hl, lh, ll
+
+
+def slice_tiles(w: Workload, core: BitSliceCore, fmt: SliceFormat, operands: dict | None = None) -> SliceTiles:
+    """Work and sizes of the (grouped) bit-slice GEMM of ``w`` read as ``fmt`` says, tiled as this
+    module describes with the vectors and tile extents of ``core`` (``vector``, ``index_bits``,
+    ``sub_tile_rows``, ``tile_tokens``, ``tile_k``). ``operands``: a dict the caller keeps for one
+    workload, in which each operand's masks and stored sizes per K chunk are kept for the next call.
+    """
+    wo, xo = _operands(w, core, fmt, {} if operands is None else operands)
+    g = w.groups
+    wb, xb = core.sub_tile_rows // core.vector, core.tile_tokens // core.vector  # vector rows per sub-tile / tile
+    ws, xs, hh, hl, lh, ll = _pair_products(wo, xo, wb, xb, vector_lanes(w.k, core.tile_k).float())
+    n_s, n_t, chunks = ws.shape[0], xs.shape[0], ws.shape[2]
 
     def per_unit(t: torch.Tensor) -> torch.Tensor:  # [G, C, S, T] -> [U, T, C], group by group
         return t.expand_as(hh).permute(0, 2, 3, 1).reshape(g * n_s, n_t, chunks)
@@ -248,7 +261,7 @@ def slice_tiles(
     def per_subtile(t: torch.Tensor) -> torch.Tensor:  # [R, G, C] -> [U, C]
         return block_sum(t, wb).transpose(0, 1).reshape(g * n_s, chunks)
 
-    comp = per_unit(hh + lh) if compensate else torch.zeros(g * n_s, n_t, chunks)
+    comp = per_unit(hh + lh) if fmt.compensate else torch.zeros(g * n_s, n_t, chunks)
     act_chunks = block_sum(xo.bits, xb)  # [T, G, C] stored bits of each tile's chunks
     return SliceTiles(
         hh=per_unit(hh),
@@ -264,7 +277,7 @@ def slice_tiles(
         largest_act_chunk=float(act_chunks.max()),
         rows=block_sum(wo.lanes, wb).repeat(g),
         tokens=block_sum(xo.lanes, xb),
-        lanes=_lane_counts(wo, xo, m, n, k, g, compensate),
+        lanes=_lane_counts(wo, xo, w.m, w.n, w.k, g, fmt.compensate),
     )
 
 

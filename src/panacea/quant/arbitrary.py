@@ -34,7 +34,8 @@ from panacea.core.intmm import exact_matmul
 from panacea.models.gemms import GemmSite, find_gemms
 from panacea.models.run import Batch, as_batches, observe
 from panacea.quant.inference import swap_module
-from panacea.workload import AQWorkload, aq_workload
+from panacea.workload import AQWorkload
+from panacea.workload.build import aq_workload
 
 _GRID = (LEVEL_MIN, LEVEL_MAX)
 Kind = Literal[KINDS]

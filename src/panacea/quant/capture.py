@@ -24,7 +24,8 @@ from panacea.core.slicing import act_vector_stored, sbr_zero_top_count, weight_v
 from panacea.gemm import GemmCounts
 from panacea.quant.inference import QuantizedGemm
 from panacea.quant.recipe import sym_act_bits
-from panacea.workload import Workload, gemm_workload
+from panacea.workload import Workload
+from panacea.workload.build import gemm_workload
 
 
 @dataclass

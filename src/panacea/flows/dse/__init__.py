@@ -39,7 +39,7 @@ from panacea.flows.executors import Executor, LocalExecutor
 from panacea.flows.pipeline import run_schemes
 from panacea.hw.spec import ArchSpecModel, spec_with
 from panacea.schemes import SCHEME_OF_KIND
-from panacea.workload import with_index_bits
+from panacea.workload.build import with_index_bits
 
 __all__ = [
     "MAXIMISE",

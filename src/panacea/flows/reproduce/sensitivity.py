@@ -20,7 +20,8 @@ from panacea.core.checks import parse_toml, validated
 from panacea.hw.mapping import MappingMode, Objective
 from panacea.results.reproduction import METRICS
 from panacea.schemes import SCHEME_OF_KIND, check_assumptions
-from panacea.workload import Workload, with_index_bits
+from panacea.workload import Workload
+from panacea.workload.build import with_index_bits
 
 DESIGNS = ("panacea", "sibia", "simd")  # what the metrics compare
 SCHEMES = {design: SCHEME_OF_KIND[design] for design in DESIGNS}  # each design (here its kind) runs its scheme

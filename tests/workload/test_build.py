@@ -1,8 +1,7 @@
-"""Workloads: synthetic ones have exactly the asked sparsities and the counts real data would give."""
+"""The builders: synthetic workloads have exactly the asked sparsities and the counts real data would
+give; another RLE index width from the masks equals capturing again."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import pytest
 import torch
@@ -11,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import panacea
-from panacea.workload import gemm_workload, synthetic_workload, with_index_bits
+from panacea.workload.build import gemm_workload, synthetic_workload, with_index_bits
 
 
 def _realize(stored: torch.Tensor, rows: int, vector: int, background: int, outlier: int) -> torch.Tensor:
@@ -82,51 +81,6 @@ def test_synthetic_workload_rejects_bad_arguments(kwargs, message):
     args = {"act_sparsity": 0.5, "weight_sparsity": 0.5} | kwargs
     with pytest.raises(ValueError, match=message):
         synthetic_workload(8, 8, 8, **args)
-
-
-def _groups() -> dict:
-    groups = {
-        "main": [
-            synthetic_workload(9, 20, 30, act_sparsity=0.5, weight_sparsity=0.3, name="a"),
-            synthetic_workload(9, 20, 30, act_sparsity=0.5, weight_sparsity=0.3, w_bits=4, name="w4"),
-            synthetic_workload(9, 20, 30, act_sparsity=0.2, weight_sparsity=0.7, scheme="sym", groups=2, name="g"),
-        ],
-        "empty": [],
-    }
-    groups["variant"] = [dataclasses.replace(groups["main"][0], name="shares a's masks")]
-    return groups
-
-
-def _assert_round_trip(groups: dict, back: dict) -> None:
-    assert back.keys() == groups.keys()
-    for before, after in zip(groups["main"], back["main"], strict=True):
-        for field in before.__dataclass_fields__:
-            a, b = getattr(before, field), getattr(after, field)
-            assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b, field
-    assert back["main"][1].weight_stored.shape == (0, 20)
-    assert torch.equal(back["variant"][0].weight_stored, groups["main"][0].weight_stored)
-
-
-def test_workloads_round_trip_through_bytes_exactly():
-    from panacea.workload import workloads_from_bytes, workloads_to_bytes
-
-    groups = _groups()
-    back, meta = workloads_from_bytes(workloads_to_bytes(groups, {"metrics": {"perplexity": 1.5}}))
-    assert meta == {"metrics": {"perplexity": 1.5}}
-    _assert_round_trip(groups, back)
-
-
-def test_workloads_saved_to_a_file_round_trip_exactly(tmp_path):
-    """save_workloads streams to the file (a paper-sized capture is never held twice in memory);
-    workloads_from_bytes reads it back exactly; nothing else is left in the directory."""
-    from panacea.workload import save_workloads, workloads_from_bytes
-
-    groups = _groups()
-    save_workloads(tmp_path / "capture.safetensors", groups, {"k": 1})
-    back, meta = workloads_from_bytes((tmp_path / "capture.safetensors").read_bytes())
-    assert meta == {"k": 1}
-    _assert_round_trip(groups, back)
-    assert [p.name for p in tmp_path.iterdir()] == ["capture.safetensors"]
 
 
 def _same(a, b) -> None:
