@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 from panacea.aq.arith import serial_operand
 from panacea.aq.codebook import Codebook
 from panacea.aq.storage import stored_size
-from panacea.core.checks import check_choice, check_fraction, check_int_range, check_option
+from panacea.core.checks import check_choice, check_fraction, check_int_range, check_option, input_error, shown
 from panacea.core.files import atomic_write
 from panacea.core.formats import (
     ACT_BITS,
@@ -380,30 +380,32 @@ def _record(cls: type, fields: object, where: str, skip: tuple[str, ...] = ()) -
     """``fields`` checked against the dataclass ``cls``: every field present, none unknown, each
     of its type; ``ValueError`` naming the field otherwise."""
     if not isinstance(fields, dict):
-        raise ValueError(f"{where}: expected an object, got {type(fields).__name__}")
+        raise input_error(None, f"expected an object, got {type(fields).__name__}", field=where)
     hints = typing.get_type_hints(cls)
     expected = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
     for name in fields:
         if name not in expected:
-            raise ValueError(f"{where}.{name}: unknown field")
+            raise input_error(None, "unknown field", field=f"{where}.{name}")
     for name in expected:
         if name not in fields:
-            raise ValueError(f"{where}.{name}: missing")
+            raise input_error(None, "missing", field=f"{where}.{name}")
         if hints[name] is GemmCounts:
             fields = {**fields, name: GemmCounts(**_record(GemmCounts, fields[name], f"{where}.{name}"))}
         elif not _matches(fields[name], hints[name]):
-            raise ValueError(f"{where}.{name}: expected {hints[name]}, got {fields[name]!r}")
+            raise input_error(None, f"expected {hints[name]}", field=f"{where}.{name}", got=fields[name])
     return fields
 
 
 def _tensor(tensors: dict[str, torch.Tensor], key: str, dtype: torch.dtype, shape: tuple[int, ...], where: str):
     t = tensors.get(key)
     if t is None:
-        raise ValueError(f"{where}: its tensor {key!r} is missing")
+        raise input_error(None, f"its tensor {shown(key)} is missing", field=where)
     if t.dtype != dtype or tuple(t.shape) != shape:
-        raise ValueError(
-            f"{where}: tensor {key!r} must be {dtype} of shape {shape} (from its n, k, m, groups, vector, "
-            f"x_bits and w_bits), got {t.dtype} {tuple(t.shape)}"
+        raise input_error(
+            None,
+            f"tensor {shown(key)} must be {dtype} of shape {shape} (from its n, k, m, groups, vector, "
+            f"x_bits and w_bits), got {t.dtype} {tuple(t.shape)}",
+            field=where,
         )
     return t
 
@@ -413,15 +415,15 @@ def _workload(fields: object, tensors: dict[str, torch.Tensor], prefix: str) -> 
     where = f"workloads.{prefix.replace('/', '.')}"
     kind = fields.get("type") if isinstance(fields, dict) else None
     if not isinstance(kind, str) or kind not in _TYPES:
-        raise ValueError(f"{where}.type: must be one of {sorted(_TYPES)}, got {kind!r}")
+        raise input_error(None, f"must be one of {sorted(_TYPES)}", field=f"{where}.type", got=kind)
     cls = _TYPES[kind]
     fields = _record(cls, {k: v for k, v in fields.items() if k != "type"}, where, _TENSORS[cls])
     for key in ("n", "k", "m", "groups"):
         if not 1 <= fields[key] <= _MAX_DIM:
-            raise ValueError(f"{where}.{key}: must be in [1, 2^24], got {fields[key]}")
+            raise input_error(None, "must be in [1, 2^24]", field=f"{where}.{key}", got=fields[key])
     kk = fields["groups"] * fields["k"]
     if kk > _MAX_DIM:  # costing allocates along it; no layer of a real model comes near
-        raise ValueError(f"{where}.groups: groups x k = {kk} exceeds 2^24")
+        raise input_error(None, f"groups x k = {kk} exceeds 2^24", field=f"{where}.groups")
     if cls is Workload:
         asym, v = fields["scheme"] == "asym", fields["vector"]
         checks = [
@@ -434,9 +436,11 @@ def _workload(fields: object, tensors: dict[str, torch.Tensor], prefix: str) -> 
         ]
         for key, ok in checks:
             if not ok:
-                raise ValueError(f"{where}.{key}: {fields[key]!r} is not allowed with scheme {fields['scheme']!r}")
+                problem = f"{shown(fields[key])} is not allowed with scheme {shown(fields['scheme'])}"
+                raise input_error(None, problem, field=f"{where}.{key}")
         if asym and fields["zero_point"] > 2 ** fields["x_bits"] - 1:
-            raise ValueError(f"{where}.zero_point: {fields['zero_point']} exceeds {fields['x_bits']}-bit activations")
+            problem = f"{fields['zero_point']} exceeds {fields['x_bits']}-bit activations"
+            raise input_error(None, problem, field=f"{where}.zero_point")
         x_slices = (act_slice_count if asym else weight_slice_count)(fields["x_bits"])
         x_rows = math.ceil(fields["n"] / v) if x_slices > 1 else 0
         w_rows = math.ceil(fields["m"] / v) if weight_slice_count(fields["w_bits"]) > 1 else 0
@@ -445,7 +449,7 @@ def _workload(fields: object, tensors: dict[str, torch.Tensor], prefix: str) -> 
         ranges = {"x_bits": 8, "w_bits": 8, "x_steps": 8, "w_steps": 8, "block": 1 << 20, "run_bits": 16}
         for key, hi in ranges.items():
             if not 1 <= fields[key] <= hi:
-                raise ValueError(f"{where}.{key}: must be in [1, {hi}], got {fields[key]}")
+                raise input_error(None, f"must be in [1, {hi}]", field=f"{where}.{key}", got=fields[key])
         specs = {"x_row_bits": (torch.int64, (fields["n"],)), "w_row_bits": (torch.int64, (fields["m"],))}
     loaded = {name: _tensor(tensors, f"{prefix}/{name}", *spec, where) for name, spec in specs.items()}
     return cls(**fields, **loaded)
@@ -463,13 +467,13 @@ def workloads_from_bytes(blob: bytes) -> tuple[dict[str, list[Workload | AQWorkl
         header = json.loads(blob[8 : 8 + int.from_bytes(blob[:8], "little")])["__metadata__"]
         records, meta = json.loads(header["workloads"]), json.loads(header["meta"])
     except (ValueError, KeyError, TypeError, RecursionError, SafetensorError) as err:
-        raise ValueError(f"not a workload file written by panacea ({type(err).__name__}: {err})") from err
+        raise input_error(None, f"not a workload file written by panacea ({type(err).__name__}: {err})") from err
     if not isinstance(records, dict) or not all(isinstance(r, list) for r in records.values()):
-        raise ValueError("workloads: expected an object of lists")
+        raise input_error(None, "expected an object of lists", field="workloads")
     groups = {
         group: [_workload(fields, tensors, f"{group}/{i}") for i, fields in enumerate(rows)]
         for group, rows in records.items()
     }
     if not isinstance(meta, dict):
-        raise ValueError("meta: expected an object")
+        raise input_error(None, "expected an object", field="meta")
     return groups, meta

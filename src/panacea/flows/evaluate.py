@@ -54,10 +54,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 import panacea
 import panacea.hw as hw
-from panacea.core.checks import check_distinct, invalid_file
+from panacea.core.checks import check_distinct, input_error, invalid_file
 from panacea.core.files import atomic_write, remove_orphans
 from panacea.core.formats import SLICE_BITS
-from panacea.core.intmm import BackendChoice, choose_backend
+from panacea.core.intmm_choice import BackendChoice, choose_backend
 from panacea.core.progress import Progress, stage_progress
 from panacea.flows.pipeline import calibrate, run
 from panacea.flows.ptq import make_task, overrides_json, resolve_schemes
@@ -277,7 +277,7 @@ def _load_capture(path: Path) -> tuple[SchemeRecord, dict[str, list[Workload]]]:
     except ValidationError as err:
         raise invalid_file(path, err, "meta") from err
     except ValueError as err:
-        raise ValueError(f"{path}: {err}") from err
+        raise input_error(path, str(err)) from err
 
 
 _METRICS = TypeAdapter(dict[str, float])
