@@ -99,6 +99,7 @@ def check_option(name: str, value: object, allowed: Collection[str]) -> str:
 _SHOWN = 80  # characters of a value's repr a message shows
 _LONGEST = 2000  # characters of a whole message: a validator's own text can quote values too
 _UNSET = object()
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')  # a string as repr quotes it
 # pydantic error types whose input is not the offending value (or is already in the message)
 _NO_INPUT = frozenset(
     {"missing", "extra_forbidden", "value_error", "assertion_error", "union_tag_invalid", "union_tag_not_found"}
@@ -130,11 +131,23 @@ def shown(value: object) -> str:
     return f"{text[:_SHOWN]}... ({size})"
 
 
+def _shorter(literal: re.Match) -> str:
+    quoted = literal.group()
+    if len(quoted) <= _SHOWN:
+        return quoted
+    return f"{quoted[: _SHOWN - 4]}{quoted[0]}... ({len(quoted) - 2} characters)"
+
+
 def _one_line(text: str) -> str:
+    """``text`` escaped (:func:`escaped`) and at most about 2,000 characters: when longer (a
+    validator's own text quoted a long value), each long quoted string is shortened as
+    :func:`shown` shortens it, then the whole is cut if still too long."""
     text = escaped(text)
-    if len(text) <= _LONGEST:
-        return text
-    return f"{text[:_LONGEST]}... ({len(text)} characters)"
+    if len(text) > _LONGEST:
+        text = _QUOTED.sub(_shorter, text)
+    if len(text) > _LONGEST:
+        text = f"{text[:_LONGEST]}... ({len(text)} characters)"
+    return text
 
 
 def _dotted(field: object) -> str:
@@ -163,12 +176,15 @@ def _problem(first: dict, tags: Collection[str]) -> tuple[tuple, str]:
         loc = loc[1:]
     message = first["msg"]
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        discriminator = str(ctx.get("discriminator", ""))
+        discriminator, tag = str(ctx.get("discriminator", "")), ctx.get("tag")
         if re.fullmatch(r"'\w+'", discriminator):  # the tag's key, else a function that finds the tag
-            loc = (*loc, discriminator.strip("'"))
+            key = discriminator.strip("'")
+            loc = (*loc, key)
+            if isinstance(first.get("input"), dict) and key in first["input"]:
+                tag = first["input"][key]  # the tag as the file has it (pydantic's copy lost bad bytes)
         if kind == "union_tag_invalid":  # pydantic's message quotes the tag raw
             message = (
-                f"Input tag {shown(ctx.get('tag'))} found using {discriminator} does not match any of the "
+                f"Input tag {shown(tag)} found using {discriminator} does not match any of the "
                 f"expected tags: {ctx.get('expected_tags')}"
             )
     message = " ".join(message.removeprefix("Value error, ").split())
