@@ -43,7 +43,8 @@ from rich.table import Table
 
 import panacea
 from panacea.core.files import write_csv
-from panacea.core.intmm import BACKENDS, ENV_VAR, cpu_features
+from panacea.core.intmm_backends import BACKENDS, ENV_VAR
+from panacea.core.intmm_choice import cpu_features
 
 GOALS = {"calibration": 2.0, "run_": 2.0, "cost_models": 1.0, "total": 15.0}
 

@@ -44,7 +44,8 @@ from rich.table import Table
 
 import panacea
 from panacea.core.files import write_csv
-from panacea.core.intmm import BACKENDS, ENV_VAR, choose_backend, cpu_features, is_exact
+from panacea.core.intmm_backends import BACKENDS, ENV_VAR
+from panacea.core.intmm_choice import choose_backend, cpu_features, is_exact
 from panacea.flows.demo import synthetic_layer
 from panacea.quant import asymmetric_qparams, quantize_asymmetric, quantize_symmetric, symmetric_scale, zpm_zero_point
 

@@ -25,14 +25,14 @@ import sys, torch
 if not torch.cuda.is_available():
     sys.exit(f"device_check: CUDA is not available (torch {torch.__version__}, CUDA build {torch.version.cuda})")
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}")
-from panacea.core.intmm import choose_backend, cpu_features
+from panacea.core.intmm_choice import choose_backend, cpu_features
 print(cpu_features())
 for device in ("cpu", "cuda"):
     print(choose_backend(device).describe())
 PY
 
 echo "== 1. CUDA tests"
-"$PY" -m pytest -q -rs -p no:cacheprovider tests/models/test_device.py tests/test_intmm.py tests/models/test_streaming.py
+"$PY" -m pytest -q -rs -p no:cacheprovider tests/models/test_device.py tests/core/test_intmm.py tests/core/test_intmm_backends.py tests/core/test_intmm_choice.py tests/models/test_streaming.py
 skipped=$("$PY" -m pytest -q -p no:cacheprovider tests/models/test_device.py -rs 2>&1 | grep -c "needs CUDA" || true)
 [ "$skipped" -eq 0 ] || { echo "device_check: $skipped CUDA tests skipped on a CUDA machine"; exit 1; }
 

@@ -34,12 +34,13 @@ from typer.testing import CliRunner
 
 import panacea.hw as hw
 from panacea.cli import app
-from panacea.flows.evaluate import EvaluateConfig, _load_capture, _load_metrics, evaluate
-from panacea.flows.ptq import _text
+from panacea.flows.cache import load_capture, load_metrics
+from panacea.flows.evaluate import EvaluateConfig, evaluate
 from panacea.hw.bitserial import synthetic_aq_workload
 from panacea.quant import QuantRecipe, calibrate, quantized
 from panacea.results import Results
 from panacea.schemes import SHIPPED_SCHEMES, load_profile, load_scheme, resolve
+from panacea.tasks.task import _text
 from panacea.workload.build import synthetic_workload
 
 # ----------------------------------------------------------------------------------------------
@@ -111,10 +112,12 @@ def _field(path: tuple) -> tuple:
 
 
 def assert_clear(err: BaseException, file: Path | str, field: tuple | None = None) -> None:
-    """One line that names the file and, for a mutated key, the field (or its table and name)."""
+    """One line that names the file and, for a mutated key, the field (or its table and name): no
+    raw control character or unbounded value in it (core.checks.input_error escapes and shortens)."""
     message = str(err)
     assert isinstance(err, ValueError | OSError), f"{type(err).__name__}: {message}"
-    assert "\n" not in message, message
+    assert message.isprintable(), repr(message)  # no line break, tab, NUL, ESC, lone surrogate
+    assert len(message) <= 2100, len(message)
     assert str(file) in message, (message, str(file))
     field = _field(field or ())
     if field:
@@ -289,6 +292,83 @@ def test_scheme_or_profile_file_mutated_or_damaged(data, kind, damage):
             assert_clear(err, path, None if damage or mutation[1] == ("format",) else mutation[1])
             return
     _resolve_all(**{kind: loaded})
+
+
+# ----------------------------------------------------------------------------------------------
+# Control characters, long values and bytes that are not UTF-8, in every kind of file
+
+# Values a fuzzer draws rarely: every control character a one-line message must escape, a value of
+# 100 kB, and bytes that are not UTF-8. The kind "\n" once made the spec's error two lines.
+CONTROL = ["\n", "\r\n", "\t", "\x00", "\x1b[31m", "\x7f", "\x85", "\u2028"]
+
+
+@pytest.mark.parametrize("value", CONTROL)
+@pytest.mark.parametrize("key", [("kind",), ("name",), ("core", "peas"), ("memory", "wmem_kb")])
+def test_spec_with_a_control_character_at_a_key(tmp_path, key, value):
+    path = tmp_path / "spec.toml"
+    path.write_text(tomli_w.dumps(_mutated(SPECS["panacea"], ("set", key, value))))
+    try:
+        hw.load_spec(path)
+    except ValueError as err:
+        assert_clear(err, path, key)
+        assert repr(value)[1:-1] in str(err) or key == ("name",), str(err)
+        return
+    assert key == ("name",)  # a name may hold any text
+
+
+def test_spec_kind_newline_is_one_line(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text(tomli_w.dumps({**SPECS["panacea"], "kind": "\n"}))
+    with pytest.raises(ValueError) as err:
+        hw.load_spec(path)
+    assert str(err.value) == (
+        f"spec {path}: kind: Input tag '\\n' found using 'kind' does not match any of the expected tags: "
+        "'panacea', 'sibia', 'systolic', 'simd', 'bitserial'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "loader", "doc"),
+    [
+        (("core", "peas"), hw.load_spec, SPECS["panacea"]),
+        (("logic", "mult_4x4"), hw.load_energy, ENERGY),
+        (("calibration", "w_bits"), load_scheme, tomllib.loads(SCHEME_TEXT["dbs"])),
+    ],
+)
+def test_a_100_kb_value_is_shortened(tmp_path, key, loader, doc):
+    path = tmp_path / "file.toml"
+    path.write_text(tomli_w.dumps(_mutated(doc, ("set", key, "x\n" * 50_000))))
+    with pytest.raises(ValueError) as err:
+        loader(path)
+    assert_clear(err.value, path, key)
+    assert "... (100000 characters)" in str(err.value) and len(str(err.value)) < 300, str(err.value)
+
+
+@pytest.mark.parametrize("loader", [hw.load_spec, hw.load_energy, load_scheme, load_profile])
+def test_toml_with_bytes_that_are_not_utf8(tmp_path, loader):
+    path = tmp_path / "file.toml"
+    path.write_bytes(b'name = "caf\xe9"\n')  # Latin-1, not UTF-8
+    with pytest.raises(ValueError) as err:
+        loader(path)
+    assert_clear(err.value, path)
+    assert "is not UTF-8 text (byte 11" in str(err.value), str(err.value)
+
+
+def test_json_with_bytes_that_are_not_utf8(tmp_path):
+    (tmp_path / "results.json").write_bytes(b'{"schema_version": 1, "panacea_version": "\xff\xfe"}')
+    with pytest.raises(ValueError) as err:
+        Results.load(tmp_path)
+    assert_clear(err.value, tmp_path / "results.json")
+    assert "is not UTF-8 text (byte 42" in str(err.value), str(err.value)
+
+
+def test_json_with_a_lone_surrogate_and_control_characters(tmp_path):
+    """JSON escapes can spell what UTF-8 cannot (a lone surrogate) and any control character."""
+    (tmp_path / "results.json").write_text(json.dumps({"schema_version": 1, "panacea_version": ["\udcff\n\x1b"]}))
+    with pytest.raises(ValueError) as err:
+        Results.load(tmp_path)
+    assert_clear(err.value, tmp_path / "results.json", ("panacea_version",))
+    assert str(err.value).endswith(r"panacea_version: Input should be a valid string, got ['\udcff\n\x1b']")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -502,7 +582,7 @@ def test_capture_records_mutated_at_any_key(data, scheme, evaluated):
         path = d / "capture.safetensors"
         path.write_bytes(save_tensors(load_tensors(blob), metadata={**metadata, "workloads": json.dumps(records)}))
         try:
-            _, groups = _load_capture(path)
+            _, groups = load_capture(path)
         except Exception as err:
             assert_clear(err, path, ("workloads", "main", 0, *mutation[1]))
             return
@@ -521,7 +601,7 @@ def test_capture_with_damaged_bytes(data, scheme, evaluated):
         path = d / "capture.safetensors"
         path.write_bytes(data.draw(damaged(_capture_file(evaluated, scheme).read_bytes())))
         try:
-            _load_capture(path)
+            load_capture(path)
         except Exception as err:
             assert_clear(err, path)
 
@@ -539,7 +619,7 @@ def test_cached_metrics_damaged(data, evaluated):
         else:
             path.write_bytes(data.draw(damaged(source.read_bytes())))
         try:
-            metrics = _load_metrics(path)
+            metrics = load_metrics(path)
         except Exception as err:
             assert_clear(err, path)
             return
@@ -561,7 +641,7 @@ def test_a_damaged_cache_entry_is_said_in_one_line_and_computed_again(evaluated,
     assert {s.scheme: s.cached for s in res.schemes} == {"sym": True, "dbs": False, "aq": True}
     (line,) = [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()]
     assert str(damaged_file) in line and "\n" not in line
-    assert _load_capture(damaged_file)  # whole again
+    assert load_capture(damaged_file)  # whole again
 
 
 # ----------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tiny_models import save_tiny_llama
 
-from panacea.core.intmm import cpu_features
+from panacea.core.intmm_choice import cpu_features
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_evaluate.py"
 

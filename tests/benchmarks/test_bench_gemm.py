@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import panacea
-from panacea.core.intmm import ENV_VAR, choose_backend, cpu_features
+from panacea.core.intmm_backends import ENV_VAR
+from panacea.core.intmm_choice import choose_backend, cpu_features
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_gemm.py"
 TOKENS, K, M = 16, 32, 24

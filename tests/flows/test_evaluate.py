@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import panacea
 import panacea.hw as hw
 from panacea.cli import app
-from panacea.core.intmm import BACKENDS, ENV_VAR
+from panacea.core.intmm_backends import BACKENDS, ENV_VAR
 from panacea.flows.evaluate import EvaluateConfig, evaluate
 from panacea.models.loaders import load_model
 from panacea.quant import CalibrationConfig, LayerOverride, calibrate_many, capture, quantized

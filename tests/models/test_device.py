@@ -8,7 +8,8 @@ import torch
 from typer.testing import CliRunner
 
 from panacea.cli import app
-from panacea.core.intmm import int_matmul, padded_int_mm
+from panacea.core.intmm import int_matmul
+from panacea.core.intmm_backends import padded_int_mm
 from panacea.flows.evaluate import EvaluateConfig
 from panacea.models.device import model_device, on_device, resolve_device
 

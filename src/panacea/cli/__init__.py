@@ -179,7 +179,7 @@ def _header(device: str) -> str:
     run uses (chosen now: a bad ``PANACEA_INTMM`` is one line, exit 2)."""
     import torch
 
-    from panacea.core.intmm import cpu_features
+    from panacea.core.intmm_choice import cpu_features
     from panacea.flows.evaluate import integer_backends
 
     try:

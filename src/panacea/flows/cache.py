@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from pydantic import TypeAdapter, ValidationError
 
-from panacea.core.checks import invalid_file
+from panacea.core.checks import input_error, invalid_file
 from panacea.core.files import atomic_write
 from panacea.models.memory import drop_pages
 from panacea.results.schema import SchemeRecord
@@ -98,7 +98,7 @@ def load_capture(path: Path) -> tuple[SchemeRecord, dict[str, list[Workload]]]:
     except ValidationError as err:
         raise invalid_file(path, err, "meta") from err
     except ValueError as err:
-        raise ValueError(f"{path}: {err}") from err
+        raise input_error(path, str(err)) from err
 
 
 _METRICS = TypeAdapter(dict[str, float])

@@ -30,7 +30,7 @@ import panacea
 import panacea.hw as hw
 from panacea.core.checks import check_distinct
 from panacea.core.files import remove_orphans
-from panacea.core.intmm import BackendChoice, choose_backend
+from panacea.core.intmm_choice import BackendChoice, choose_backend
 from panacea.core.progress import Progress
 from panacea.flows.cache import Cache, check_output
 from panacea.flows.costing import cost_runs

@@ -10,13 +10,13 @@ Users write their own to explore designs; :func:`load_spec` validates it and nam
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from panacea.core.checks import input_error, invalid_file, parse_toml, shown
 from panacea.core.files import read_text
 from panacea.core.formats import BIT_SLICE_FORMATS, NumberFormat
 
@@ -269,14 +269,8 @@ def _validated(data: dict, where: str) -> ArchSpecModel:
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = [str(p) for p in first["loc"]]
-        if loc and loc[0] in ("panacea", "sibia", "systolic", "simd", "bitserial"):
-            loc = loc[1:]  # the union's tag (the spec's kind), not a key of the file
-        if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            loc = ["kind"]
-        key = ".".join(loc) or "(top level)"
-        raise ValueError(f"spec {where}: {key}: {first['msg']}") from err
+        # the union's tag (the spec's kind) leads the path of a field's error: it is no key of the file
+        raise invalid_file(f"spec {where}", err, tags=("panacea", "sibia", "systolic", "simd", "bitserial")) from err
 
 
 def load_spec(name_or_path: str | Path) -> ArchSpecModel:
@@ -287,10 +281,8 @@ def load_spec(name_or_path: str | Path) -> ArchSpecModel:
     else:
         path = Path(name_or_path)
         if not path.is_file():
-            raise ValueError(f"spec {str(name_or_path)!r} is neither a shipped design {list(BUILTIN_SPECS)} nor a file")
+            raise input_error(
+                None, f"spec {shown(str(name_or_path))} is neither a shipped design {list(BUILTIN_SPECS)} nor a file"
+            )
         text, where = read_text(path, "spec"), str(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"spec {where}: not valid TOML: {err}") from err
-    return _validated(data, where)
+    return _validated(parse_toml(text, f"spec {where}"), where)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from panacea.core.checks import invalid_file
+from panacea.core.checks import input_error, invalid_file, parse_toml, shown
 from panacea.core.files import read_text
 
 Positive = Annotated[float, Field(gt=0)]
@@ -51,7 +50,7 @@ def load_table(model: type[T], packaged: str, path: str | Path | None, what: str
     if path is None:
         return _packaged(model, packaged)
     if not Path(path).is_file():
-        raise ValueError(f"{what} {str(path)!r} is not a file")
+        raise input_error(None, f"{what} {shown(str(path))} is not a file")
     return _parse(model, read_text(path, what), str(path))
 
 
@@ -62,8 +61,6 @@ def _packaged(model: type[T], name: str) -> T:
 
 def _parse(model: type[T], text: str, where: str) -> T:
     try:
-        return model.model_validate(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{where}: not valid TOML: {err}") from err
+        return model.model_validate(parse_toml(text, where))
     except ValidationError as err:
         raise invalid_file(where, err) from err

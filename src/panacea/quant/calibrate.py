@@ -237,6 +237,9 @@ def _layer_settings(site: GemmSite, c: CalibrationConfig) -> LayerSettings | Non
     return s.model_copy(update={"w_group_size": site.k, "w_granularity": granularity})
 
 
+_Settings = dict[str, dict[str, LayerSettings | None]]  # config -> site -> its settings (None: skipped)
+
+
 def calibrate_many(
     model: nn.Module,
     batches: Iterable[Batch],
@@ -251,6 +254,26 @@ def calibrate_many(
     if not configs:
         raise ValueError("configs is empty")
     batches = as_batches(batches)
+    sites, settings, active = _sites(model, configs)
+    active_sites = [sites[n] for n in active]
+    extremes = _Extremes(active_sites, _wanted_extremes(configs, active, len(batches)))
+    observers = _observe(model, active_sites, batches, extremes, progress, riders)
+    acts = _activations(configs, settings, active, observers)
+    counts = {s: _search_counts(s, extremes) for s in {a.search for per in acts.values() for a in per.values()} if s}
+    del extremes  # before the weights are quantized: the two are the largest things calibration holds
+    for key, per in acts.items():
+        for n, a in per.items():
+            if a.search is not None:
+                a.zero_point = _resolve_search(a, counts[a.search], observers[n], configs[key])
+    weights = _weights(model, batches, configs, sites, settings, active)
+    return {key: _recipe(c, acts[key], sites, settings[key], weights[key]) for key, c in configs.items()}
+
+
+def _sites(
+    model: nn.Module, configs: Mapping[str, CalibrationConfig]
+) -> tuple[dict[str, GemmSite], _Settings, list[str]]:
+    """The model's GEMM sites by name, each configuration's settings of each, and the sites some
+    configuration quantizes (in the model's order)."""
     inventory = find_gemms(model)
     if not inventory.sites:
         extra = f"; weighted modules it cannot read: {inventory.unsupported[:5]}" if inventory.unsupported else ""
@@ -260,78 +283,96 @@ def calibrate_many(
     active = sorted({n for per in settings.values() for n, st in per.items() if st is not None}, key=list(sites).index)
     if not active:
         raise ValueError("every GEMM of the model is skipped by the configuration")
+    return sites, settings, active
 
-    wanted: dict[str, dict[int, int]] = {}  # the extremes the ZPM searches read (module docs)
+
+def _wanted_extremes(configs: Mapping[str, CalibrationConfig], active: list[str], n_batches: int) -> dict:
+    """The extremes the ZPM searches read (module docs): site -> {vector length: batches}."""
+    wanted: dict[str, dict[int, int]] = {}
     for c in configs.values():
         if c.scheme != "sym" and c.zpm == "search":
-            batches_read = c.zpm_search_batches or len(batches)
+            batches_read = c.zpm_search_batches or n_batches
             for n in active:
                 per = wanted.setdefault(n, {})
                 per[c.vector] = max(per.get(c.vector, 0), batches_read)
-    active_sites = [sites[n] for n in active]
-    extremes = _Extremes(active_sites, wanted)
-    observers = _observe(model, active_sites, batches, extremes, progress, riders)
+    return wanted
+
+
+def _activations(
+    configs: Mapping[str, CalibrationConfig], settings: _Settings, active: list[str], observers: dict
+) -> dict[str, dict[str, _Act]]:
+    """Each configuration's activation parameters of the layers it quantizes; sites fed one input
+    share the first one's ZPM search."""
     first_reader: dict[int, str] = {}
     input_site = {n: first_reader.setdefault(id(observers[n]), n) for n in active}
-
     acts: dict[str, dict[str, _Act]] = {}
     for key, c in configs.items():
         quantized = [n for n in active if settings[key][n] is not None]
         acts[key] = {n: _activation(input_site[n], observers[n], settings[key][n], c) for n in quantized}
-    counts = {s: _search_counts(s, extremes) for s in {a.search for per in acts.values() for a in per.values()} if s}
-    del extremes  # before the weights are quantized: the two are the largest things calibration holds
-    for key, per in acts.items():
-        for n, a in per.items():
-            if a.search is not None:
-                a.zero_point = _resolve_search(a, counts[a.search], observers[n], configs[key])
+    return acts
 
-    weights: dict[tuple, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
-    weight_key: dict[str, tuple] = {}
+
+def _weights(
+    model: nn.Module,
+    batches: list[Batch],
+    configs: Mapping[str, CalibrationConfig],
+    sites: dict[str, GemmSite],
+    settings: _Settings,
+    active: list[str],
+) -> dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """Each configuration's quantized weights and scales per layer, computed once per distinct
+    weight quantization (OPTQ or rounding to nearest, and the layers' settings)."""
+    done: dict[tuple, dict[str, tuple[torch.Tensor, torch.Tensor]]] = {}
+    out = {}
     for key, c in configs.items():
         quantized = [n for n in active if settings[key][n] is not None]
-        wkey = weight_key[key] = (
+        wkey = (
             (c.optq, c.optq_damp, c.optq_act_order, c.optq_block_size) if c.optq else (False,),
             tuple((n, settings[key][n]) for n in quantized),
         )
-        if wkey not in weights:
+        if wkey not in done:
             if c.optq:
-                weights[wkey] = optq_weights(model, [sites[n] for n in quantized], settings[key], batches, c)
+                done[wkey] = optq_weights(model, [sites[n] for n in quantized], settings[key], batches, c)
             else:
-                weights[wkey] = {
-                    n: rtn_quantize(
-                        sites[n].weight_matrix().float(),
-                        settings[key][n].w_bits,
-                        settings[key][n].w_group_size,
-                        settings[key][n].w_granularity,
-                    )
-                    for n in quantized
-                }
+                done[wkey] = {n: _rtn(sites[n], settings[key][n]) for n in quantized}
+        out[key] = done[wkey]
+    return out
 
-    recipes = {}
-    for key, c in configs.items():
-        layers, tensors = {}, {}
-        for n, a in acts[key].items():
-            site, st = sites[n], settings[key][n]
-            layers[n] = LayerRecipe(
-                name=n,
-                kind=site.kind,
-                k=site.k,
-                m=site.m,
-                groups=site.groups,
-                w_bits=st.w_bits,
-                w_granularity=st.w_granularity,
-                w_group_size=st.w_group_size,
-                x_bits=st.x_bits,
-                symmetric=a.symmetric,
-                x_scale=a.scale,
-                zero_point=a.zero_point,
-                lo_bits=a.lo_bits,
-                calibrated_zero_point=a.calibrated,
-                x_range=a.x_range,
-                sigma=a.sigma,
-            )
-            w_q, w_scale = weights[weight_key[key]][n]
-            tensors[f"{n}/w_q"], tensors[f"{n}/w_scale"] = w_q.cpu(), w_scale.to(torch.float32).cpu()
-        skipped = [n for n in sites if n not in layers]
-        recipes[key] = QuantRecipe(c, layers, tensors, skipped).validate()
-    return recipes
+
+def _rtn(site: GemmSite, s: LayerSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    return rtn_quantize(site.weight_matrix().float(), s.w_bits, s.w_group_size, s.w_granularity)
+
+
+def _recipe(
+    c: CalibrationConfig,
+    acts: dict[str, _Act],
+    sites: dict[str, GemmSite],
+    settings: dict[str, LayerSettings | None],
+    weights: dict[str, tuple[torch.Tensor, torch.Tensor]],
+) -> QuantRecipe:
+    """The recipe of one configuration: a layer entry and its weight tensors per quantized GEMM."""
+    layers, tensors = {}, {}
+    for n, a in acts.items():
+        site, st = sites[n], settings[n]
+        layers[n] = LayerRecipe(
+            name=n,
+            kind=site.kind,
+            k=site.k,
+            m=site.m,
+            groups=site.groups,
+            w_bits=st.w_bits,
+            w_granularity=st.w_granularity,
+            w_group_size=st.w_group_size,
+            x_bits=st.x_bits,
+            symmetric=a.symmetric,
+            x_scale=a.scale,
+            zero_point=a.zero_point,
+            lo_bits=a.lo_bits,
+            calibrated_zero_point=a.calibrated,
+            x_range=a.x_range,
+            sigma=a.sigma,
+        )
+        w_q, w_scale = weights[n]
+        tensors[f"{n}/w_q"], tensors[f"{n}/w_scale"] = w_q.cpu(), w_scale.to(torch.float32).cpu()
+    skipped = [n for n in sites if n not in layers]
+    return QuantRecipe(c, layers, tensors, skipped).validate()

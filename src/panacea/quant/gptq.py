@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -190,87 +191,119 @@ def optq_weights(
     config: CalibrationConfig,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """OPTQ for every site, block by block (see the module docstring); weights are restored."""
-    result: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    originals: dict[nn.Module, torch.Tensor] = {}
+    sweep = _Sweep(model, settings, batches, config)
+    with inference(model), _weights_swapped(sweep.originals):
+        found = find_blocks(model, sites)
+        if found is None:
+            sweep.quantize_on_batches(sites)
+            return sweep.result
+        blocks, block_sites = found
+        in_blocks = {s.name for group in block_sites for s in group}
+        outside = [s for s in sites if s.name not in in_blocks]
+        inputs = sweep.first_block_inputs(blocks[0], outside)
+        sweep.through_blocks(blocks, block_sites, inputs)
+        after = [s for s in outside if s.name not in sweep.result]
+        if after:
+            sweep.quantize_on_batches(after)
+    return sweep.result
 
-    def quantize(group: Sequence[GemmSite], hessians: _Hessians) -> None:
+
+_Inputs = list[tuple[tuple, dict]]  # a block's positional and keyword arguments, per batch
+
+
+@dataclass
+class _Sweep:
+    """One sequential OPTQ pass over a model (module docs): the weights quantized so far
+    (``result``) and the originals of the modules whose weights it replaced."""
+
+    model: nn.Module
+    settings: dict[str, LayerSettings]
+    batches: Sequence[Batch]
+    config: CalibrationConfig
+    result: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    originals: dict[nn.Module, torch.Tensor] = field(default_factory=dict)
+
+    def quantize(self, group: Sequence[GemmSite], hessians: _Hessians) -> None:
+        """OPTQ of each site of ``group`` on its Hessian; the module then computes with the result."""
         for site in group:
             if site.name not in hessians.h:
                 raise ValueError(f"GEMM {site.name!r} never ran on the calibration batches")
-            s = settings[site.name]
+            s = self.settings[site.name]
             w_q, scale = optq_quantize(
                 site.weight_matrix().float(),
                 hessians.h[site.name],
                 s.w_bits,
                 group_size=s.w_group_size,
                 granularity=s.w_granularity,
-                damp=config.optq_damp,
-                act_order=config.optq_act_order,
-                block_size=config.optq_block_size,
+                damp=self.config.optq_damp,
+                act_order=self.config.optq_act_order,
+                block_size=self.config.optq_block_size,
             )
-            result[site.name] = (w_q, scale)
-            _set_dequantized(site, w_q, scale, s.w_group_size, originals)
+            self.result[site.name] = (w_q, scale)
+            _set_dequantized(site, w_q, scale, s.w_group_size, self.originals)
 
-    def collect(group: Sequence[GemmSite], calls) -> _Hessians:
-        hessians = _Hessians(group)
-        with input_hooks(group, hessians):
-            for call in calls:
-                call()
-                hessians.next_batch()
-        return hessians
+    def quantize_on_batches(self, group: Sequence[GemmSite]) -> None:
+        """``group`` quantized on Hessians from whole-model passes over the batches."""
+        logits = output_head_needed(self.model, group)
+        self.quantize(group, _collect(group, [lambda b=b: run(self.model, b, logits=logits) for b in self.batches]))
 
-    with inference(model), _weights_swapped(originals):
-        found = find_blocks(model, sites)
-        if found is None:
-            logits = output_head_needed(model, sites)
-            quantize(sites, collect(sites, [lambda b=b: run(model, b, logits=logits) for b in batches]))
-            return result
-        blocks, block_sites = found
-        in_blocks = {s.name for group in block_sites for s in group}
-        outside = [s for s in sites if s.name not in in_blocks]
-
-        # Capture the first block's inputs; GEMMs that run before it get their Hessians meanwhile.
-        captured: list[tuple[tuple, dict]] = []
-
-        def stop(_m, args, kwargs):
-            captured.append((args, kwargs))
-            raise _Stop
-
-        def capture_pass(hook_sites: Sequence[GemmSite]) -> _Hessians:
-            captured.clear()
-            hessians = _Hessians(hook_sites)
-            handle = blocks[0].register_forward_pre_hook(stop, with_kwargs=True)
-            try:
-                with input_hooks(hook_sites, hessians):
-                    for b in batches:
-                        with contextlib.suppress(_Stop):
-                            run(model, b)
-                        hessians.next_batch()
-            finally:
-                handle.remove()
-            return hessians
-
-        before = capture_pass(outside)
+    def first_block_inputs(self, first: nn.Module, outside: Sequence[GemmSite]) -> _Inputs:
+        """The first block's inputs; GEMMs that run before it get their Hessians meanwhile and are
+        quantized, then the inputs are captured again so the block sees their quantized outputs."""
+        inputs, before = _capture(self.model, first, outside, self.batches)
         ran_before = [s for s in outside if s.name in before.h]
-        if ran_before:  # quantize them, then capture again so block 0 sees their quantized outputs
-            quantize(ran_before, before)
-            capture_pass(())
-        inputs = list(captured)
+        if ran_before:
+            self.quantize(ran_before, before)
+            inputs, _ = _capture(self.model, first, (), self.batches)
+        return inputs
 
+    def through_blocks(
+        self, blocks: Sequence[nn.Module], block_sites: Sequence[Sequence[GemmSite]], inputs: _Inputs
+    ) -> None:
+        """Block by block: its GEMMs quantized on its inputs, then its outputs (computed with the
+        quantized weights) are the next block's inputs."""
         for block, group in zip(blocks, block_sites, strict=True):
             if group:
-                quantize(group, collect(group, [lambda a=a, kw=kw, b=block: b(*a, **kw) for a, kw in inputs]))
+                self.quantize(group, _collect(group, [lambda a=a, kw=kw, b=block: b(*a, **kw) for a, kw in inputs]))
             outputs = [block(*a, **kw) for a, kw in inputs]
             inputs = [
                 ((o[0] if isinstance(o, (tuple, list)) else o, *a[1:]), kw)
                 for o, (a, kw) in zip(outputs, inputs, strict=True)
             ]
 
-        after = [s for s in outside if s.name not in result]
-        if after:
-            logits = output_head_needed(model, after)
-            quantize(after, collect(after, [lambda b=b: run(model, b, logits=logits) for b in batches]))
-    return result
+
+def _collect(group: Sequence[GemmSite], calls) -> _Hessians:
+    """The Hessians of ``group``'s GEMMs over ``calls`` (one batch each)."""
+    hessians = _Hessians(group)
+    with input_hooks(group, hessians):
+        for call in calls:
+            call()
+            hessians.next_batch()
+    return hessians
+
+
+def _capture(
+    model: nn.Module, first: nn.Module, hook_sites: Sequence[GemmSite], batches: Sequence[Batch]
+) -> tuple[_Inputs, _Hessians]:
+    """The inputs of block ``first`` per batch (each pass stops there) and the Hessians of
+    ``hook_sites`` that ran before it."""
+    captured: _Inputs = []
+
+    def stop(_m, args, kwargs):
+        captured.append((args, kwargs))
+        raise _Stop
+
+    hessians = _Hessians(hook_sites)
+    handle = first.register_forward_pre_hook(stop, with_kwargs=True)
+    try:
+        with input_hooks(hook_sites, hessians):
+            for b in batches:
+                with contextlib.suppress(_Stop):
+                    run(model, b)
+                hessians.next_batch()
+    finally:
+        handle.remove()
+    return captured, hessians
 
 
 __all__ = ["optq_quantize", "optq_weights", "rtn_quantize", "weight_scale"]

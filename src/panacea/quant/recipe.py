@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from panacea.core.checks import invalid_file
+from panacea.core.checks import input_error, invalid_file, shown
 from panacea.core.files import atomic_write, read_text
 from panacea.core.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, weight_qmax
 from panacea.quant.config import CalibrationConfig, WGranularity
@@ -224,12 +224,12 @@ class QuantRecipe:
         names = [layer.name for layer in doc.layers]
         for i, name in enumerate(names):
             if names.index(name) != i:
-                raise ValueError(f"{json_path}: layers.{i}.name: {name!r} appears twice")
+                raise input_error(json_path, f"{shown(name)} appears twice", field=f"layers.{i}.name")
         if _sha256(tensors_path) != doc.tensors_sha256:
-            raise ValueError(f"{tensors_path} does not match {json_path} (SHA-256 differs)")
+            raise input_error(None, f"{tensors_path} does not match {json_path} (SHA-256 differs)")
         try:
             tensors = load_file(tensors_path)
             recipe = cls(doc.config, {layer.name: layer for layer in doc.layers}, tensors, doc.skipped)
             return recipe.validate()
         except (SafetensorError, ValueError) as err:
-            raise ValueError(f"{tensors_path} (checked against {json_path}): {err}") from err
+            raise input_error(f"{tensors_path} (checked against {json_path})", str(err)) from err

@@ -11,7 +11,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from panacea.core.checks import invalid_file
+from panacea.core.checks import input_error, invalid_file, shown
 from panacea.core.files import atomic_write, read_json
 from panacea.core.formats import NumberFormat
 
@@ -44,11 +44,13 @@ class VersionedFile(Record):
     def load(cls, directory: str | Path):
         path = Path(directory) / cls.NAME
         if not path.is_file():
-            raise ValueError(f"{directory} holds no {cls.NAME}: run `panacea {cls.COMMAND} --out {directory}` first")
+            raise input_error(
+                None, f"{directory} holds no {cls.NAME}: run `panacea {cls.COMMAND} --out {directory}` first"
+            )
         doc = read_json(path, cls.WHAT)
         if isinstance(doc, dict) and doc.get("schema_version") != cls.VERSION:
             version = doc.get("schema_version")
-            raise ValueError(f"{path} has schema_version {version!r}; this panacea reads {cls.VERSION}")
+            raise input_error(None, f"{path} has schema_version {shown(version)}; this panacea reads {cls.VERSION}")
         try:
             return cls.model_validate(doc)
         except ValidationError as err:
@@ -159,7 +161,7 @@ class Results(VersionedFile):
     schemes: list[SchemeRecord]
     costs: list[CostRecord]
     seconds: dict[str, float] = Field(default_factory=dict)
-    # the exact integer GEMM back end of each device the run used (panacea.core.intmm.BackendChoice);
+    # the exact integer GEMM back end of each device the run used (panacea.core.intmm_choice.BackendChoice);
     # empty in results written before it was recorded
     intmm: dict[str, dict] = Field(default_factory=dict)
 

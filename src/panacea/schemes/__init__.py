@@ -29,7 +29,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from panacea.core.checks import first_error, parse_toml, validated
+from panacea.core.checks import first_error, input_error, parse_toml, shown, validated
 from panacea.core.files import read_text
 from panacea.core.formats import NumberFormat
 from panacea.quant.arbitrary import AQConfig
@@ -145,13 +145,15 @@ def check_assumptions(changes: Mapping[str, object], where: str = "") -> None:
     prefix = f"{where}." if where else ""
     for key, value in changes.items():
         if key not in allowed:
-            raise ValueError(f"{prefix}{key}: not a calibration field a profile may set (allowed: {allowed})")
+            raise input_error(
+                None, f"not a calibration field a profile may set (allowed: {allowed})", field=prefix + key
+            )
         try:
             CalibrationConfig.model_validate_json(json.dumps({key: value}, default=str), strict=True)
         except ValidationError as err:
             field, message = first_error(err)
             if field == key:  # the value itself; a combination with other fields is checked later
-                raise ValueError(f"{prefix}{key}: {message}") from err
+                raise input_error(None, message, field=prefix + key) from err
 
 
 # --------------------------------------------------------------------------- loading
@@ -177,7 +179,9 @@ def _toml(kind: str, folder: str, name_or_path: str | Path, shipped: tuple[str, 
     else:
         path = Path(name_or_path)
         if not path.is_file():
-            raise ValueError(f"{kind} {str(name_or_path)!r} is neither a shipped {kind} {list(shipped)} nor a file")
+            raise input_error(
+                None, f"{kind} {shown(str(name_or_path))} is neither a shipped {kind} {list(shipped)} nor a file"
+            )
         text, where = read_text(path, kind), f"{kind} {path}"
     return parse_toml(text, where), where
 
@@ -186,10 +190,12 @@ def scheme_from_data(data: dict, where: str) -> Scheme:
     """A scheme from the parsed document of its file (``where`` names it in errors)."""
     fmt = data.get("format")
     if not isinstance(fmt, str) or fmt not in _SCHEME_CLASSES:
-        raise ValueError(f"{where}: format: must be one of {list(_SCHEME_CLASSES)}, got {fmt!r}")
+        raise input_error(where, f"must be one of {list(_SCHEME_CLASSES)}", field="format", got=fmt)
     calibration = data.get("calibration", {})
     if fmt != "arbitrary" and isinstance(calibration, dict) and "scheme" in calibration:
-        raise ValueError(f"{where}: calibration.scheme: format {fmt!r} decides the activations; leave it out")
+        raise input_error(
+            where, f"format {shown(fmt)} decides the activations; leave it out", field="calibration.scheme"
+        )
     if fmt == "bitslice-sym" and isinstance(calibration, dict):
         calibration = {"scheme": "sym", "zpm": "off", "dbs": False, **calibration}
     elif fmt == "bitslice-asym" and isinstance(calibration, dict):
@@ -216,7 +222,7 @@ def load_schemes(names: Sequence[str | Path]) -> list[Scheme]:
     seen = [s.name for s in schemes]
     twice = sorted({n for n in seen if seen.count(n) > 1})
     if twice:
-        raise ValueError(f"two of {list(map(str, names))} are both named {twice[0]!r}")
+        raise input_error(None, f"two of {shown(list(map(str, names)))} are both named {shown(twice[0])}")
     return schemes
 
 

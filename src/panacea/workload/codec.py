@@ -23,7 +23,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from safetensors.torch import save_file
 
-from panacea.core.checks import validated
+from panacea.core.checks import input_error, shown, validated
 from panacea.core.files import atomic_write
 from panacea.core.formats import ACT_BITS, LO_BITS, WEIGHT_BITS, act_slice_count, weight_slice_count
 from panacea.gemm import GemmCounts
@@ -86,7 +86,7 @@ class WorkloadRecord(_Record):
         }
         for key, ok in allowed.items():
             if not ok:
-                raise ValueError(f"{key}: {getattr(self, key)!r} is not allowed with scheme {self.scheme!r}")
+                raise ValueError(f"{key}: {shown(getattr(self, key))} is not allowed with scheme {shown(self.scheme)}")
         if asym and self.zero_point > 2**self.x_bits - 1:
             raise ValueError(f"zero_point: {self.zero_point} exceeds {self.x_bits}-bit activations")
         return self
@@ -173,11 +173,13 @@ def save_workloads(path: str | os.PathLike, groups: dict[str, list[AnyWorkload]]
 def _tensor(tensors: dict[str, torch.Tensor], key: str, dtype: torch.dtype, shape: tuple[int, ...], where: str):
     t = tensors.get(key)
     if t is None:
-        raise ValueError(f"{where}: its tensor {key!r} is missing")
+        raise input_error(None, f"its tensor {shown(key)} is missing", field=where)
     if t.dtype != dtype or tuple(t.shape) != shape:
-        raise ValueError(
-            f"{where}: tensor {key!r} must be {dtype} of shape {shape} (from its n, k, m, groups, vector, "
-            f"x_bits and w_bits), got {t.dtype} {tuple(t.shape)}"
+        raise input_error(
+            None,
+            f"tensor {shown(key)} must be {dtype} of shape {shape} (from its n, k, m, groups, vector, "
+            f"x_bits and w_bits), got {t.dtype} {tuple(t.shape)}",
+            field=where,
         )
     return t
 
@@ -206,13 +208,13 @@ def workloads_from_bytes(blob: bytes) -> tuple[dict[str, list[AnyWorkload]], dic
         header = json.loads(blob[8 : 8 + int.from_bytes(blob[:8], "little")])["__metadata__"]
         records, meta = json.loads(header["workloads"]), json.loads(header["meta"])
     except (ValueError, KeyError, TypeError, RecursionError, SafetensorError) as err:
-        raise ValueError(f"not a workload file written by panacea ({type(err).__name__}: {err})") from err
+        raise input_error(None, f"not a workload file written by panacea ({type(err).__name__}: {err})") from err
     if not isinstance(records, dict) or not all(isinstance(r, list) for r in records.values()):
-        raise ValueError("workloads: expected an object of lists")
+        raise input_error(None, "expected an object of lists", field="workloads")
     groups = {
         group: [_workload(fields, tensors, f"{group}/{i}") for i, fields in enumerate(rows)]
         for group, rows in records.items()
     }
     if not isinstance(meta, dict):
-        raise ValueError("meta: expected an object")
+        raise input_error(None, "expected an object", field="meta")
     return groups, meta

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 import panacea.hw as hw
-from panacea.core.checks import first_error, parse_toml, validated
+from panacea.core.checks import first_error, input_error, parse_toml, validated
 from panacea.core.files import read_text
 from panacea.hw.spec import BUILTIN_SPECS, ArchSpecModel, spec_with
 
@@ -79,9 +79,9 @@ class Space(_Data):
                 out[key] = Range.model_validate(values).values() if isinstance(values, dict) else values
             except ValidationError as err:
                 where, message = first_error(err)
-                raise ValueError(f"{key}.{where}: {message}") from None
+                raise input_error(None, message, field=f"{key}.{where}") from None
             except ValueError as err:
-                raise ValueError(f"{key}: {err}") from None
+                raise input_error(None, str(err), field=key) from None
         return out
 
     @field_validator("vary")
@@ -159,12 +159,12 @@ def load_space(path: str | Path) -> Space:
         try:
             hw.load_spec(mark)
         except ValueError as err:
-            raise ValueError(f"{where}: marks.{i}: {err}") from None
+            raise input_error(where, str(err), field=f"marks.{i}") from None
     for where_in_file, key in fields:
         section, _, name = key.rpartition(".")
         known = base[section] if section else base
         if not isinstance(known, dict) or name not in known:
-            raise ValueError(f"{where}: {where_in_file}: not a field of {space.base}'s spec")
+            raise input_error(where, f"not a field of {space.base}'s spec", field=where_in_file)
     return space
 
 
