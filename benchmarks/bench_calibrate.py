@@ -25,7 +25,7 @@ import torch
 from _timing import peak_rss_gb
 
 from panacea.models.loaders import load_model
-from panacea.models.run import run
+from panacea.models.run import forward
 from panacea.quant import CalibrationConfig, calibrate, capture, quantized
 from panacea.schemes import load_profile
 from panacea.tasks.data import token_windows, tokenize, wikipedia_text
@@ -78,7 +78,7 @@ def main() -> None:
     t0 = time.perf_counter()
     with torch.no_grad(), quantized(lm.model, recipe) as qmodel, capture(qmodel) as rec:
         for b in batches:
-            run(qmodel, b, logits=False)  # the output head is not a quantized GEMM
+            forward(qmodel, b, logits=False)  # the output head is not a quantized GEMM
     cap = time.perf_counter() - t0
     print(f"capture:          {cap:7.1f} s   peak RSS {peak_rss_gb():.2f} GB  ({len(rec.layers)} workloads)")
 

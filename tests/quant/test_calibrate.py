@@ -14,7 +14,7 @@ from torch import nn
 import panacea
 from panacea.core.slicing import act_vector_stored
 from panacea.models import find_gemms
-from panacea.models.run import inference, input_hooks, run
+from panacea.models.run import forward, inference, input_hooks
 from panacea.quant import CalibrationConfig, LayerOverride, QuantizedGemm, calibrate, calibrate_many, quantized
 from panacea.quant.dbs import dbs_lo_bits
 from panacea.quant.inference import dequantize_gemm, quantize_input
@@ -34,7 +34,7 @@ def fp_inputs(model, batches) -> dict[str, list[torch.Tensor]]:
     seen: dict[str, list[torch.Tensor]] = {s.name: [] for s in sites}
     with inference(model), input_hooks(sites, lambda site, x: seen[site.name].append(site.input_matrix(x))):
         for b in batches:
-            run(model, b)
+            forward(model, b)
     return seen
 
 
@@ -104,9 +104,9 @@ def test_quantized_layer_equals_the_bitslice_gemm_dequantized(make_model, batche
 
     with torch.no_grad(), quantized(model, recipe):
         handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, QuantizedGemm)]
-        plain = run(model, batches[0])
+        plain = forward(model, batches[0])
         with panacea.capture(model):
-            captured = run(model, batches[0])
+            captured = forward(model, batches[0])
         for h in handles:
             h.remove()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from panacea.flows.pipeline import RunConfig, SchemePipeline
-from panacea.models.run import run as run_model
+from panacea.models.run import forward
 from panacea.quant import quantized
 from panacea.quant.inference import QuantizedGemm
 from panacea.rtl.vectors import W_BITS, X_BITS, LayerOperands
@@ -45,7 +45,7 @@ def layer_operands(model: str, layer: str, *, tokens: int = 512, scheme: str = "
         assert isinstance(module, QuantizedGemm)
         module.recorder = grab
         try:
-            run_model(qmodel, task.batches[0], logits=False)
+            forward(qmodel, task.batches[0], logits=False)
         finally:
             module.recorder = None
     return LayerOperands(model, layer, grab.x_q, module.w_q.cpu(), spec.zero_point, spec.lo_bits)

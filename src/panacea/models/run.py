@@ -42,7 +42,7 @@ def _takes(model: nn.Module, name: str) -> bool:
         return False
 
 
-def run(model: nn.Module, batch: Batch, *, logits: bool = True) -> Any:
+def forward(model: nn.Module, batch: Batch, *, logits: bool = True) -> Any:
     """Call ``model`` on one batch: ``model(**batch)``, ``model(*batch)`` or ``model(batch)``.
 
     ``logits=False``: the caller does not need the output head's result; Hugging Face causal LMs
@@ -143,7 +143,7 @@ def observe(
     logits = output_head_needed(model, sites)
     with inference(model), input_hooks(sites, hook):
         for i, b in enumerate(batches):
-            run(model, b, logits=logits)
+            forward(model, b, logits=logits)
             for o in observers:
                 o.next_batch()
             if progress:

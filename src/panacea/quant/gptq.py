@@ -27,7 +27,7 @@ from torch import nn
 
 from panacea.core.formats import weight_qmax
 from panacea.models.gemms import GemmSite
-from panacea.models.run import Batch, SameInput, find_blocks, inference, input_hooks, output_head_needed, run
+from panacea.models.run import Batch, SameInput, find_blocks, forward, inference, input_hooks, output_head_needed
 from panacea.models.streaming import compute_dtype
 from panacea.quant.config import CalibrationConfig, LayerSettings, WGranularity
 from panacea.quant.primitives import quantize_symmetric, symmetric_scale
@@ -245,7 +245,7 @@ class _Sweep:
     def quantize_on_batches(self, group: Sequence[GemmSite]) -> None:
         """``group`` quantized on Hessians from whole-model passes over the batches."""
         logits = output_head_needed(self.model, group)
-        self.quantize(group, _collect(group, [lambda b=b: run(self.model, b, logits=logits) for b in self.batches]))
+        self.quantize(group, _collect(group, [lambda b=b: forward(self.model, b, logits=logits) for b in self.batches]))
 
     def first_block_inputs(self, first: nn.Module, outside: Sequence[GemmSite]) -> _Inputs:
         """The first block's inputs; GEMMs that run before it get their Hessians meanwhile and are
@@ -299,7 +299,7 @@ def _capture(
         with input_hooks(hook_sites, hessians):
             for b in batches:
                 with contextlib.suppress(_Stop):
-                    run(model, b)
+                    forward(model, b)
                 hessians.next_batch()
     finally:
         handle.remove()
