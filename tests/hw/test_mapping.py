@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import panacea.hw as hw
 from panacea.core.formats import weight_slice_count
+from panacea.hw.architecture import KB_BITS
 from panacea.hw.bitserial import synthetic_aq_workload
 from panacea.hw.mapping import score, workload_key
-from panacea.hw.architecture import KB_BITS
 from panacea.hw.schedule import Blocking
 from panacea.hw.tiles import block_sum
 from panacea.workload.build import synthetic_workload
