@@ -20,7 +20,7 @@ from typing import Literal
 
 import torch
 
-from panacea.aq.codebook import LEVEL_MAX, LEVEL_MIN, Codebook, decode, digits
+from panacea.aq.codebook import LEVEL_MAX, LEVEL_MIN, Codebook, decode, digits, serial_operand
 from panacea.core.checks import as_int_matrix, check_values_in
 from panacea.core.intmm import int_matmul
 
@@ -69,11 +69,6 @@ class BitSerialResult:
     steps: int
     bit_steps: int
     skipped: int
-
-
-def serial_operand(x_steps: int, w_steps: int) -> Literal["weights", "activations"]:
-    """The operand fed bit-serially: the one whose codebook needs fewer steps (weights on a tie)."""
-    return "weights" if w_steps <= x_steps else "activations"
 
 
 def bitserial_gemm(x_codes: torch.Tensor, x_cb: Codebook, w_codes: torch.Tensor, w_cb: Codebook) -> BitSerialResult:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
@@ -182,3 +183,8 @@ def decode(codes: torch.Tensor, cb: Codebook) -> torch.Tensor:
 def scale_for(absmax: float) -> float:
     """The scale that maps ``absmax`` to the grid's largest positive level."""
     return absmax / LEVEL_MAX if absmax > 0 and math.isfinite(absmax) else 1.0
+
+
+def serial_operand(x_steps: int, w_steps: int) -> Literal["weights", "activations"]:
+    """The operand fed bit-serially: the one whose codebook needs fewer steps (weights on a tie)."""
+    return "weights" if w_steps <= x_steps else "activations"

@@ -72,7 +72,8 @@ def _ablated(model: hw.CostModel, workloads: list[Workload]) -> hw.CostModel:
     spec = hw.without_dtp(model.spec)
     if all(w.lo_bits == SLICE_BITS for w in workloads):
         spec = hw.with_core(spec, dbs=False)
-    return hw.model_for(spec, model.energy, mapping=model.mapping, objective=model.objective)
+    # the same tile memo: the ablation re-uses the tiles its design already cut (hw.run_together)
+    return hw.model_for(spec, model.energy, mapping=model.mapping, objective=model.objective, memo=model.memo)
 
 
 def cost_runs(

@@ -2,7 +2,7 @@
 top-slice vector sparsity of weights and activations.
 
 For each operand size and each (weight, activation) sparsity pair, one synthetic workload with
-random masks of exactly those sparsities (:func:`~panacea.workload.synthetic_workload`; Sibia gets
+random masks of exactly those sparsities (:func:`~panacea.workload.build.synthetic_workload`; Sibia gets
 the symmetric workload with the same sparsities) is costed on Panacea with 4 DWO + 8 SWO and with
 8 DWO + 4 SWO, each with DTP on and off (without DTP's hardware), on Sibia, and on the dense
 baselines (SA-WS, SA-OS, SIMD, whose cost does not depend on sparsity). Rows go to a CSV; the

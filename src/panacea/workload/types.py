@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import torch
 
+from panacea.aq.codebook import serial_operand
+
 if TYPE_CHECKING:
     from panacea.gemm import GemmCounts
 
@@ -117,9 +119,8 @@ class AQWorkload:
 
     @property
     def serial(self) -> Literal["weights", "activations"]:
-        """The operand fed bit by bit: the one with fewer steps, weights on a tie (the rule of
-        :func:`panacea.aq.arith.serial_operand`, which the engine's arithmetic follows)."""
-        return "weights" if self.w_steps <= self.x_steps else "activations"
+        """The operand fed bit by bit (:func:`panacea.aq.codebook.serial_operand`)."""
+        return serial_operand(self.x_steps, self.w_steps)
 
     @property
     def formats(self) -> tuple:

@@ -82,7 +82,7 @@ def by_vector(workloads: Sequence) -> Captures:
 def workloads_for(spec: ArchSpecModel, captures: Captures) -> list:
     """The workloads ``spec`` runs: those captured with its slice-vector length (a dense design:
     the first capture's), their RLE indices re-derived for its index width (exact:
-    :func:`~panacea.workload.with_index_bits`)."""
+    :func:`~panacea.workload.build.with_index_bits`)."""
     core = spec.core
     vector = getattr(core, "vector", None)
     if vector is None:  # a design without slice vectors: the first (the base's) capture
