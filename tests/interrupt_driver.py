@@ -16,6 +16,7 @@ from pathlib import Path
 
 import panacea.cli as cli
 import panacea.core.files as io
+from panacea.cli._common import StageProgress
 
 # The file whose writing each mid-write point interrupts (the first one written of that name).
 MID_WRITE = {
@@ -37,14 +38,14 @@ def main() -> None:
     # ignored, and Python then installs no Ctrl-C handler; a user at a terminal has it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if point == "calibration":
-        progress = cli._StageProgress.__call__
+        progress = StageProgress.__call__
 
         def hooked(self, stage, done, total):
             progress(self, stage, done, total)
             if stage == "observe" and done == 1:  # the first calibration batch has been observed
                 _pause(ready)
 
-        cli._StageProgress.__call__ = hooked
+        StageProgress.__call__ = hooked
     elif point in MID_WRITE:
         fill = io._fill
 

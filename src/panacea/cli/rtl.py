@@ -4,13 +4,17 @@ synthesis and Verilog export (:mod:`panacea.rtl`)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from panacea.core.files import atomic_write
 from panacea.hw.spec import PanaceaCore, PanaceaSpec
+
+if TYPE_CHECKING:
+    from panacea.report.rtl import TileCheck
+    from panacea.rtl.vectors import TileVectors
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 
@@ -125,47 +129,38 @@ def simulate(
 
     Example: panacea rtl simulate smollm2-135m --layer model.layers.3.self_attn.q_proj --tiles 0:0
     """
+    from panacea.report.rtl import simulate_table
+
+    core = core_of(spec)
+    tile_set = _tile_set(model, layer, tiles, core, rows, kc, k0, tokens)
+    checks = [_check(name, tv, core, window) for name, tv, _ in tile_set]
+    Console().print(simulate_table(model, layer, checks))
+    if any(check.mismatches > 0 for check in checks):
+        raise typer.Exit(1)
+
+
+def _check(name: str, tv: TileVectors, core: PanaceaCore, window: int) -> TileCheck:
+    """Tile ``tv`` on the PEA's RTL: its mismatches against aqs_gemm's outputs, partial sums and
+    compensation, and its cycles beside the cost model's."""
+    from panacea.report.rtl import TileCheck
     from panacea.rtl.check import run_pea
     from panacea.rtl.pea import formula_cycles, row_packed_cycles, tile_work
 
-    core = core_of(spec)
-    table = Table(title=f"{model} {layer}: the PEA's RTL against aqs_gemm and the cost model")
-    columns = ("tile", "r", "lo_bits", "D", "S", "C", "mismatches", "model cycles", "row-packed", "RTL cycles")
-    for col in (*columns, "RTL / model"):
-        table.add_column(col, justify="right")
-    failed = False
-    for name, tv, _ in _tile_set(model, layer, tiles, core, rows, kc, k0, tokens):
-        run = run_pea(tv, dwo=core.dwo_per_pea, swo=core.swo_per_pea, window=window)
-        mismatches = int((run.out != tv.out).sum() + (run.psum != tv.psum).sum() + (run.cs != tv.cs).sum())
-        failed |= mismatches > 0
-        d_rows, s, c = tile_work(*tv.stored())
-        d = sum(d_rows)
-        packed = row_packed_cycles(d_rows, s, dwo=core.dwo_per_pea, swo=core.swo_per_pea)
-        ideal = formula_cycles(
-            d,
-            s,
-            c,
-            dwo=core.dwo_per_pea,
-            swo=core.swo_per_pea,
-            compensators=core.compensators_per_pea,
-            compensator_saccs=core.compensator_saccs,
-        )
-        table.add_row(
-            name,
-            str(tv.r),
-            str(tv.lo_bits),
-            str(d),
-            str(s),
-            str(c),
-            str(mismatches),
-            str(ideal),
-            str(packed),
-            str(run.cycles),
-            f"{run.cycles / ideal:.3f}",
-        )
-    Console().print(table)
-    if failed:
-        raise typer.Exit(1)
+    run = run_pea(tv, dwo=core.dwo_per_pea, swo=core.swo_per_pea, window=window)
+    mismatches = int((run.out != tv.out).sum() + (run.psum != tv.psum).sum() + (run.cs != tv.cs).sum())
+    d_rows, s, c = tile_work(*tv.stored())
+    d = sum(d_rows)
+    ideal = formula_cycles(
+        d,
+        s,
+        c,
+        dwo=core.dwo_per_pea,
+        swo=core.swo_per_pea,
+        compensators=core.compensators_per_pea,
+        compensator_saccs=core.compensator_saccs,
+    )
+    packed = row_packed_cycles(d_rows, s, dwo=core.dwo_per_pea, swo=core.swo_per_pea)
+    return TileCheck(name, tv.r, tv.lo_bits, d, s, c, mismatches, ideal, packed, run.cycles)
 
 
 @app.command("synth")
@@ -178,14 +173,21 @@ def synth(
 
     Example: panacea rtl synth
     """
-    import panacea.hw as hw
-    from panacea.hw.area import load_area
-    from panacea.rtl.pea import PEA, IndexDecoder
+    from panacea.report.rtl import area_per_pea_line, synth_table
     from panacea.rtl.synth import UM2_PER_GE, synthesize
+
+    blocks = _blocks(core_of(spec), pea_rows, pea_kc)
+    synthesized = [(label, synthesize(component, top), per_pea) for label, component, top, per_pea in blocks]
+    Console().print(synth_table(_yosys_version(), UM2_PER_GE, synthesized))
+    Console().print(area_per_pea_line(_model_area_per_pea(spec)))
+
+
+def _blocks(core: PanaceaCore, pea_rows: int, pea_kc: int) -> list[tuple[str, object, str, int]]:
+    """The blocks to synthesize: (label, component, top module, instances per PEA)."""
+    from panacea.rtl.pea import PEA, IndexDecoder
     from panacea.rtl.units import Compensator, OuterProduct, ShiftAccumulator, SliceMultiplier
 
-    core = core_of(spec)
-    blocks = [
+    return [
         ("multiplier (4b x 4b)", SliceMultiplier(), "mul", 1),
         (
             f"OPC ({core.vector}x{core.vector})",
@@ -227,29 +229,19 @@ def synth(
             1,
         ),
     ]
-    table = Table(title=f"Yosys {_yosys_version()} + ABC, {UM2_PER_GE} um2 per GE (28 nm, ZigZag's NAND2)")
-    for col in ("block", "cells", "GE", "um2", "per PEA", "um2 per PEA"):
-        table.add_column(col, justify="left" if col == "block" else "right")
-    for label, component, top, per_pea in blocks:
-        s = synthesize(component, top)
-        table.add_row(
-            label,
-            f"{sum(s.cells.values()):,}",
-            f"{s.gate_equivalents:,.0f}",
-            f"{s.um2:,.0f}",
-            str(per_pea),
-            f"{s.um2 * per_pea:,.0f}",
-        )
-    Console().print(table)
+
+
+def _model_area_per_pea(spec: str) -> dict[str, float]:
+    """The cost model's area of ``spec`` per PEA (um2), by component."""
+    import panacea.hw as hw
+    from panacea.hw.area import load_area
+
     model, area = hw.load(spec), load_area()
     peas = model.spec.core.peas
     by: dict[str, float] = {}
     for part in model.parts():
         by[part.component] = by.get(part.component, 0.0) + part.count * area.part_um2(part.kind, part.bits) / peas
-    Console().print(
-        "cost model's area table, per PEA (um2): "
-        + ", ".join(f"{k} {v:,.0f}" for k, v in by.items() if k != "post_processing")
-    )
+    return by
 
 
 @app.command("verilog")

@@ -23,6 +23,7 @@ from panacea.flows.executors import Executor, LocalExecutor
 from panacea.hw import Cost, CostModel, load, model_for
 from panacea.hw.mapping import MappingMode, Objective
 from panacea.hw.spec import with_core, without_dtp
+from panacea.schemes import activations_of_kind
 from panacea.workload.build import synthetic_workload
 
 LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -107,12 +108,14 @@ def _sweep_point(shared: dict, item: tuple) -> list[SweepRow]:
             cost = model.run(dense)
             rows += [row(model, cost, ws=w, xs=x) for w in shared["levels"] for x in shared["levels"]]
         return rows
-    asym = synthetic_workload(n, k, m, act_sparsity=xs, weight_sparsity=ws, seed=seed)
-    sym = synthetic_workload(n, k, m, act_sparsity=xs, weight_sparsity=ws, scheme="sym", seed=seed)
+    workloads = {
+        scheme: synthetic_workload(n, k, m, act_sparsity=xs, weight_sparsity=ws, scheme=scheme, seed=seed)
+        for scheme in ("asym", "sym")
+    }
     sibia = load("sibia", **options)
-    rows = [row(sibia, sibia.run(sym), ws=ws, xs=xs)]
+    rows = [row(sibia, sibia.run(workloads[activations_of_kind(sibia.spec.kind)]), ws=ws, xs=xs)]
     for (config, dtp), model in panacea_variants(load("panacea", **options)).items():
-        rows.append(row(model, model.run(asym), config, dtp, ws, xs))
+        rows.append(row(model, model.run(workloads[activations_of_kind(model.spec.kind)]), config, dtp, ws, xs))
     return rows
 
 

@@ -216,6 +216,15 @@ def _shipped_scheme(name: str) -> Scheme:
     return scheme_from_data(*_toml("scheme", "shipped", name, SHIPPED_SCHEMES))
 
 
+def activations_of_kind(kind: str) -> Literal["asym", "sym"]:
+    """The activations of the bit-slice workload a design of ``kind`` runs: those of its scheme
+    (:data:`SCHEME_OF_KIND`), asymmetric on Panacea and the dense designs, symmetric on Sibia."""
+    scheme = load_scheme(SCHEME_OF_KIND[kind])
+    if not isinstance(scheme, BitSliceScheme):
+        raise ValueError(f"a {kind} design runs {scheme.format} workloads, not bit-slice ones")
+    return scheme.calibration.scheme
+
+
 def load_schemes(names: Sequence[str | Path]) -> list[Scheme]:
     """The schemes of one run: each loaded, their names distinct."""
     schemes = [load_scheme(n) for n in names]
@@ -263,6 +272,7 @@ __all__ = [
     "Profile",
     "Scheme",
     "accepted",
+    "activations_of_kind",
     "check_assumptions",
     "load_profile",
     "load_scheme",

@@ -1,4 +1,4 @@
-"""The command line: help, version, gemm-demo and its argument errors."""
+"""``panacea sweep``, ``panacea cost`` and ``panacea aq-peak``: their outputs and their one-line errors."""
 
 from __future__ import annotations
 
@@ -10,69 +10,9 @@ from typer.testing import CliRunner
 import panacea
 import panacea.hw as hw
 from panacea.cli import app
-from panacea.flows.demo import run_gemm_demo
+from panacea.schemes import activations_of_kind
 
 runner = CliRunner()
-
-
-def test_help_lists_the_commands():
-    result = runner.invoke(app, ["--help"])
-    assert result.exit_code == 0
-    for command in ("evaluate", "sweep", "report", "gemm-demo", "ptq", "cost"):
-        assert command in result.output
-        assert f"panacea {command} " in " ".join(result.output.split())  # an example of each
-
-
-def test_version():
-    result = runner.invoke(app, ["--version"])
-    assert result.exit_code == 0
-    assert result.output.strip() == f"panacea {panacea.__version__}"
-
-
-def test_gemm_demo_prints_the_exact_check_and_counts():
-    result = runner.invoke(app, ["gemm-demo", "--tokens", "64", "--in-features", "96", "--out-features", "40"])
-    assert result.exit_code == 0, result.output
-    for scheme in ("Sibia, sym W7A7", "AQS, asym W7A8", "AQS +ZPM", "AQS +ZPM +DBS"):
-        assert scheme in result.output
-    assert "NO" not in result.output
-    assert "x[64, 96] @ w[40, 96].T" in result.output
-
-
-def test_gemm_demo_report_matches_the_library():
-    report = run_gemm_demo(tokens=32, in_features=48, out_features=16, seed=3)
-    assert [row.exact for row in report.rows] == [True] * 4
-    sibia, asym, zpm, dbs = report.rows
-    assert sibia.counts.skipped in ("activations", "weights")
-    assert asym.counts.skipped == "both"
-    assert report.zpm_zero_point == panacea.quant.zpm_zero_point(report.zero_point)
-    assert asym.counts.dense_mults == 4 * 32 * 48 * 16
-    assert dbs.counts.act_vectors == zpm.counts.act_vectors == 8 * 48
-
-
-def test_gemm_demo_rejects_bad_arguments():
-    result = runner.invoke(app, ["gemm-demo", "--tokens", "0"])
-    assert result.exit_code == 2
-    assert "--tokens" in result.output
-
-
-def test_ptq_reports_a_missing_model_in_one_line(tmp_path):
-    result = runner.invoke(app, ["ptq", str(tmp_path / "nope")])
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    assert result.stderr == f"error: model directory '{tmp_path / 'nope'}' does not exist\n"
-
-
-def test_ptq_on_a_shipped_encoder_writes_json(tmp_path):
-    out = tmp_path / "r.json"
-    result = runner.invoke(
-        app, ["ptq", "minilm-l6", "--schemes", "fp32,asym", "--out", str(out)], env={"COLUMNS": "160"}
-    )
-    assert result.exit_code == 0, result.output
-    assert "asymmetric W7A8" in result.output
-    import json
-
-    data = json.loads(out.read_text())
-    assert data["model"] == "minilm-l6" and [s["scheme"] for s in data["schemes"]] == ["fp32", "asym"]
 
 
 def test_sweep_writes_csv_and_plot_and_prints_the_headline(tmp_path):
@@ -114,6 +54,9 @@ def test_cost_prints_every_design_and_accepts_a_user_spec(tmp_path):
         (["sweep", "--levels", "0,2"], "levels must be comma-separated numbers in [0, 1]"),
         (["sweep", "--sizes", "big"], "sizes must be name=NxKxM items"),
         (["sweep", "--out", "/proc/panacea-sweep"], "cannot create the output directory"),
+        (["sweep", "--sizes", ","], "sizes must name at least one name=NxKxM size"),
+        (["cost", "--spec", "aq-bitserial"], "AQ-BitSerial runs arbitrarily quantized workloads"),
+        (["aq-peak", "--spec", "panacea"], "spec 'panacea' is a panacea design; aq-peak takes a bitserial one"),
     ],
 )
 def test_hardware_commands_reject_bad_input_in_one_line(args, message):
@@ -121,3 +64,18 @@ def test_hardware_commands_reject_bad_input_in_one_line(args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert result.output.count("\n") == 1
+
+
+def test_each_design_costs_the_synthetic_workload_of_its_scheme():
+    kinds = {"panacea": "asym", "sibia": "sym", "systolic": "asym", "simd": "asym"}
+    assert {kind: activations_of_kind(kind) for kind in kinds} == kinds
+    with pytest.raises(ValueError, match="arbitrary"):
+        activations_of_kind("bitserial")
+
+
+def test_aq_peak_prints_every_code_width_beside_the_paper():
+    result = runner.invoke(app, ["aq-peak", "--sparsity", "0.5"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "AQ-BitSerial: peak at 50% zero codes" in result.output
+    rows = [line.split("│")[1].strip() for line in result.output.splitlines() if line.startswith("│")]
+    assert rows == [str(bits) for bits in range(1, 9)]
