@@ -26,7 +26,7 @@ from panacea.report.console import (
     sweep_table,
 )
 from panacea.results import SchemeRecord
-from panacea.workload import synthetic_workload
+from panacea.workload.build import synthetic_workload
 
 
 def test_gemm_demo_table_has_a_row_per_scheme_with_its_counts():
