@@ -1,4 +1,4 @@
-"""Design-space exploration throughput (issue 14): design points per second on the SmolLM2-135M
+"""Design-space exploration throughput: design points per second on the SmolLM2-135M
 workloads, against one FP32 forward pass of that model over the same tokens, in the same run.
 
 Workloads: SmolLM2-135M captured under the Panacea design's scheme (``panacea.schemes.SCHEME_OF_KIND``) on the

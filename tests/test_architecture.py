@@ -18,6 +18,12 @@ PACKAGE = SRC / "panacea"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
 MAX_TOP_LEVEL_MODULES = 6
+# The packages in data-flow order (README, "How the code is organised"): each imports only from the
+# ones before it.
+LAYERS = (
+    "core", "aq", "gemm", "models", "workload", "quant", "tasks", "hw", "rtl", "schemes", "results", "report",
+    "flows", "cli",
+)  # fmt: skip
 # Amaranth's elaborate() describes a circuit: one long netlist reads better than pieces of one.
 LONG_FUNCTIONS_ALLOWED = {"elaborate"}
 
@@ -113,6 +119,18 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycle():
     assert cycles(import_graph()) == []
+
+
+def test_packages_import_only_the_layers_before_them():
+    assert {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()} == set(LAYERS)
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    upward = [
+        f"{a} -> {b}"
+        for a, targets in import_graph().items()
+        for b in targets
+        if a.count(".") and b.count(".") and rank[b.split(".")[1]] > rank[a.split(".")[1]]
+    ]
+    assert upward == []
 
 
 def test_the_cycle_finder_finds_cycles():

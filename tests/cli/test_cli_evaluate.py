@@ -1,5 +1,5 @@
 """``panacea ptq``: a missing model is one line; a shipped encoder's study is written as JSON.
-(``panacea evaluate`` and ``panacea report`` end to end: tests/test_evaluate.py.)"""
+(``panacea evaluate`` and ``panacea report`` end to end: tests/flows/test_evaluate.py.)"""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from panacea.core.slicing import (
 
 
 def sbr_by_hand(w: int, n: int) -> list[int]:
-    """SBR as DESIGN.md words it, one integer at a time (top slice first)."""
+    """SBR as Sibia's paper words it (Panacea, section II-B), one integer at a time (top slice first)."""
     lows = []
     for _ in range(n - 1):
         lo = w & 7

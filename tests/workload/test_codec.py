@@ -26,7 +26,7 @@ from panacea.workload.codec import (
     workloads_to_bytes,
 )
 
-# Written by the release before this module (tests/workload/data/workloads.safetensors): the groups
+# A file as panacea 0.1.0 writes it (tests/workload/data/workloads.safetensors), pinned: the groups
 # of _fixture_groups() with _FIXTURE_META.
 FIXTURE = Path(__file__).parent / "data" / "workloads.safetensors"
 _FIXTURE_META = {"model": "fixture", "metrics": {"perplexity": 1.5}}

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from panacea.cli import _options as opt
 from panacea.cli._common import StageProgress, fail, interruptible
+from panacea.core.progress import stage_progress
 from panacea.flows.executors import make_executor
 
 
@@ -53,7 +54,7 @@ def sweep(
             shapes,
             grid,
             seed=seed,
-            progress=lambda d, t: progress("sweep", d, t),
+            progress=stage_progress(progress, "sweep"),
             mapping=mapping,
             objective=objective,
             executor=runner,

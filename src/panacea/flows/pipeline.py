@@ -29,7 +29,7 @@ from panacea.core.progress import Progress, stage_progress
 from panacea.flows.cache import CACHE_VERSION, Cache, load_capture, load_metrics, model_fingerprint
 from panacea.models.device import on_device, resolve_device
 from panacea.models.loaders import LoadedModel, load_model
-from panacea.models.run import as_batches, observe
+from panacea.models.run import as_batches
 from panacea.quant.quantizer import Quantizer, quantizer_for
 from panacea.results.schema import SchemeRecord
 from panacea.schemes import Scheme, load_profile, load_schemes, resolve
@@ -128,14 +128,13 @@ def calibrate(
         q = quantizer_for(s.format)
         families.setdefault(id(q), (q, {}))[1][s.name] = s.calibration
     riders = {key: q.rider(model, len(batches), configs) for key, (q, configs) in families.items()}
-    leaders = [key for key, r in riders.items() if r is None]
-    passengers = [r for r in riders.values() if r is not None]
+    # the families that need passes of their own; with none, the first family leads its one pass
+    leaders = [key for key, r in riders.items() if r is None] or list(families)[:1]
+    passengers = [r for key, r in riders.items() if key not in leaders]
     out: dict[str, Any] = {}
     for i, key in enumerate(leaders):
         q, configs = families[key]
         out |= q.calibrate(model, batches, configs, progress=progress, riders=passengers if i == 0 else ())
-    if not leaders and passengers:
-        observe(model, batches, passengers, progress)
     for r in passengers:
         out |= r.calibrations()
     return out
@@ -190,6 +189,7 @@ class SchemePipeline:
             self.lm, config.schemes, config.profile, config.assumptions, paper_overrides=config.paper_overrides
         )
         self._key: dict | None = None
+        self.calibration_seconds = 0.0
 
     def _dir(self, scheme: str, definition: object) -> Path | None:
         """The cache directory of one scheme (``None`` without a cache)."""
@@ -220,7 +220,8 @@ class SchemePipeline:
         return metrics, seconds
 
     def calibrate(self, schemes: Sequence[Scheme] | None = None) -> dict[str, Any]:
-        """The calibration of ``schemes`` (default: all), re-using and keeping what the cache holds."""
+        """The calibration of ``schemes`` (default: all), re-using and keeping what the cache holds;
+        ``calibration_seconds``: what calibrating and keeping the fresh ones took."""
         schemes = self.schemes if schemes is None else schemes
         found: dict[str, Any] = {}
         for s in schemes:
@@ -228,10 +229,12 @@ class SchemePipeline:
             hit = self._read(self._dir(s.name, s.model_dump(mode="json")), q.load) if q.kept else None
             if hit is not None:
                 found[s.name] = hit
+        t0 = time.perf_counter()
         fresh = calibrate(self.lm.model, self.task.batches, [s for s in schemes if s.name not in found], self.progress)
         for s in schemes:
             if s.name in fresh and quantizer_for(s.format).kept:
                 self._write(self._dir(s.name, s.model_dump(mode="json")), functools.partial(_save, s, fresh[s.name]))
+        self.calibration_seconds = time.perf_counter() - t0
         return found | fresh
 
     def run(self, *, variants: bool = True) -> SchemeRuns:
@@ -246,9 +249,7 @@ class SchemePipeline:
                 records[s.name] = records[s.name].model_copy(update={"cached": True})
         todo = [s for s in self.schemes if s.name not in records]
         fp32, fp32_seconds = self.fp32(cached=not (todo and self.task.fp32_first))
-        t0 = time.perf_counter()
         calibrated = self.calibrate(todo)
-        calibration_seconds = time.perf_counter() - t0
         for s in todo:
             done = run_scheme(self.lm.model, self.task, s, calibrated[s.name], self.progress, variants=variants)
             records[s.name], captures[s.name] = done.record, done.workloads
@@ -262,7 +263,7 @@ class SchemePipeline:
             fp32=fp32,
             records={s.name: records[s.name] for s in self.schemes},
             captures=captures,
-            calibration_seconds=calibration_seconds,
+            calibration_seconds=self.calibration_seconds,
             fp32_seconds=fp32_seconds,
         )
 

@@ -2,7 +2,7 @@
 
 Every constant lives in ``area_28nm.toml`` with its source and scaling rule. A design lists its
 logic as :class:`Part` s (component, kind of cell, count, width) and its memories as
-:meth:`~panacea.hw.model.CostModel.memories`; :func:`area_mm2` prices both. Changing the table is
+:meth:`~panacea.hw.architecture.Architecture.memories`; :func:`area_mm2` prices both. Changing the table is
 editing data: pass another file to :func:`load_area`.
 """
 

@@ -19,7 +19,7 @@ each layer's first call as an :class:`~panacea.workload.AQWorkload` for the cost
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +31,7 @@ from torch import nn
 from panacea.aq.codebook import KINDS, LEVEL_MAX, LEVEL_MIN, Codebook, decode, encode, make, scale_for
 from panacea.aq.storage import stored_size
 from panacea.core.intmm import exact_matmul
+from panacea.core.progress import Progress
 from panacea.models.gemms import GemmSite, find_gemms
 from panacea.models.run import Batch, as_batches, observe
 from panacea.quant.inference import swap_module
@@ -136,7 +137,7 @@ def calibrate_aq(
     batches: Iterable[Batch],
     config: AQConfig | None = None,
     *,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, AQLayer]:
     """Fit the codebooks of every GEMM of ``model`` on ``batches`` (module docstring)."""
     batches = as_batches(batches)

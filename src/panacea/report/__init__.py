@@ -34,7 +34,8 @@ LAYER_FIELDS = (
     "calls",
     "tokens",
 )
-# The arbitrary-quantization schemes' layers (panacea.flows.pipeline) carry their own fields.
+# The arbitrary-quantization schemes' layers (panacea.quant.arbitrary.ArbitraryQuantizer.summary) carry
+# their own fields.
 AQ_LAYER_FIELDS = ("x_bits", "w_bits", "x_steps", "w_steps", "act_zero_codes", "act_stored_bits", "weight_stored_bits")
 
 

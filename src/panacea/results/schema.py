@@ -63,7 +63,7 @@ def _number(value: object) -> bool:
 
 class SchemeRecord(Record):
     """Accuracy of one quantization scheme and the sparsity / work of its GEMMs (mean over layers,
-    and per layer in ``layers``), as :func:`panacea.flows.pipeline.run` measures them; ``format``:
+    and per layer in ``layers``), as :func:`panacea.flows.pipeline.run_scheme` measures them; ``format``:
     its number format (:data:`panacea.core.formats.NumberFormat`) and ``calibration`` its resolved
     calibration fields (both unset in results written before they were recorded); ``cached``:
     re-used from the cache by ``--resume``."""

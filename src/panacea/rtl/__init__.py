@@ -1,5 +1,5 @@
 """Panacea's PE array as hardware: Amaranth descriptions of its datapath units, simulated against
-the integer model, synthesized with Yosys (from PyPI) for gate counts and area (issue 16).
+the integer model, synthesized with Yosys (from PyPI) for gate counts and area.
 
 - :mod:`panacea.rtl.units`: the outer-product calculator (OPC) of ``v x v`` 4b x 4b
   sign-unsigned multipliers that every DWO and SWO is (Section IV, Fig. 11), the compensator

@@ -85,7 +85,8 @@ class BitSliceScheme(_Data):
 
 
 class ArbitraryScheme(_Data):
-    """A scheme of per-layer codebooks for the JSSC 2024 arbitrary-quantization accelerator (:mod:`panacea.aq`)."""
+    """A scheme of per-layer codebooks for the JSSC 2024 arbitrary-quantization accelerator
+    (:mod:`panacea.quant.arbitrary`)."""
 
     name: str = Field(pattern=NAME_PATTERN)
     label: str = Field(min_length=1, max_length=100)
@@ -216,6 +217,7 @@ def _shipped_scheme(name: str) -> Scheme:
     return scheme_from_data(*_toml("scheme", "shipped", name, SHIPPED_SCHEMES))
 
 
+@functools.cache  # a sweep asks for every point and design
 def activations_of_kind(kind: str) -> Literal["asym", "sym"]:
     """The activations of the bit-slice workload a design of ``kind`` runs: those of its scheme
     (:data:`SCHEME_OF_KIND`), asymmetric on Panacea and the dense designs, symmetric on Sibia."""

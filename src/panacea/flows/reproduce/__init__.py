@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 import panacea
 from panacea.core.checks import check_distinct
 from panacea.core.files import remove_orphans
-from panacea.core.progress import Progress
+from panacea.core.progress import Progress, stage_progress
 from panacea.flows.cache import Cache, check_output
 from panacea.flows.evaluate import EvaluateConfig, evaluate_runs
 from panacea.flows.pipeline import SchemeRuns, run_schemes
@@ -324,7 +324,7 @@ def reproduce(
             )
 
     sweep = sparsity_sweep(  # Fig. 13 plots throughput: its mappings minimise latency
-        progress=(lambda d, t: progress("sweep", d, t)) if progress else None, mapping=config.mapping
+        progress=stage_progress(progress, "sweep"), mapping=config.mapping
     )
     write_csv(sweep, out / "sweep.csv")
     plot_sweep(sweep, out / "sweep.png")
