@@ -25,10 +25,12 @@ def test_every_number_format_has_one_quantizer():
 
 def test_quantizers_implement_the_protocol():
     methods = [m for m in vars(Quantizer) if not m.startswith("_")]
-    assert {"rider", "calibrate", "applied", "summary", "workloads", "save", "load"} <= set(methods)
+    assert {"rider", "calibrate", "applied", "summary", "workloads"} <= set(methods)
     for q in {id(q): q for q in QUANTIZERS.values()}.values():
-        assert all(callable(getattr(q, m)) for m in methods if m != "kept")
-        assert isinstance(q.kept, bool)
+        assert all(callable(getattr(q, m)) for m in methods)
+        assert q.keeper is None or all(callable(getattr(q.keeper, m)) for m in ("save", "load"))
+    # recipes take minutes to calibrate on large models and are cached; codebooks are refitted
+    assert quantizer_for("bitslice-asym").keeper is not None and quantizer_for("arbitrary").keeper is None
 
 
 def _equal_codebooks(a: dict, b: dict) -> bool:

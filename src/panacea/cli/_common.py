@@ -99,10 +99,10 @@ def header(device: str) -> str:
 
 
 def run_with_progress(console: Console, job, heading: str | None = None):
-    """``job(progress)`` under stage progress bars (and ``heading``); a missing model or data, bad
+    """``job(progress=...)`` under stage progress bars (and ``heading``); a missing model or data, bad
     input or an unwritable output ends in one line (exit 2)."""
     with StageProgress(console, heading) as progress:
         try:
-            return job(progress)
+            return job(progress=progress)
         except (ModelNotAvailable, ValueError, OSError) as err:
             fail(str(err))

@@ -74,6 +74,14 @@ def validation_line(err: ValidationError) -> str:
     return f"{where}: {message}"
 
 
+def config(cls, **fields):
+    """``cls(**fields)``, a validated configuration, or its first error in one line (exit 2)."""
+    try:
+        return cls(**fields)
+    except ValidationError as err:
+        fail(validation_line(err))
+
+
 def check_mapping(mapping: str, objective: str) -> None:
     from panacea.hw.mapping import check_choice
 

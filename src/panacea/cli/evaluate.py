@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from panacea.cli import _options as opt
@@ -73,30 +72,27 @@ def evaluate(
     from panacea.flows.evaluate import evaluate as run_evaluate
     from panacea.report import render
 
-    try:
-        config = EvaluateConfig(
-            model=model,
-            data=data,
-            schemes=opt.names(schemes),
-            profile=profile,
-            assumptions=opt.assignments(assumption),
-            accelerators=None if accelerators is None else opt.names(accelerators),
-            tokens=tokens,
-            calib_tokens=calib_tokens,
-            seqlen=seqlen,
-            batch_size=batch_size,
-            paper_overrides=paper_overrides,
-            energy=None if energy is None else str(energy),
-            mapping=mapping,
-            objective=objective,
-            device=device,
-            stream=stream,
-        )
-    except ValidationError as err:
-        fail(opt.validation_line(err))
+    config = opt.config(
+        EvaluateConfig,
+        model=model,
+        data=data,
+        schemes=opt.names(schemes),
+        profile=profile,
+        assumptions=opt.assignments(assumption),
+        accelerators=None if accelerators is None else opt.names(accelerators),
+        tokens=tokens,
+        calib_tokens=calib_tokens,
+        seqlen=seqlen,
+        batch_size=batch_size,
+        paper_overrides=paper_overrides,
+        energy=None if energy is None else str(energy),
+        mapping=mapping,
+        objective=objective,
+        device=device,
+        stream=stream,
+    )
     console = Console()
-    job = functools.partial(run_evaluate, config, out, resume=resume)
-    results = run_with_progress(console, lambda progress: job(progress=progress), header(device))
+    results = run_with_progress(console, functools.partial(run_evaluate, config, out, resume=resume), header(device))
     render(results, out, console)
     cached = [s.scheme for s in results.schemes if s.cached]
     console.print(

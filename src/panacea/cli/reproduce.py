@@ -6,11 +6,10 @@ import functools
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from panacea.cli import _options as opt
-from panacea.cli._common import fail, header, interruptible, run_with_progress
+from panacea.cli._common import header, interruptible, run_with_progress
 
 
 @interruptible("run it again with --resume to continue from the stages that finished (cached in OUT/cache)")
@@ -45,24 +44,21 @@ def reproduce(
     from panacea.flows.reproduce import reproduce as run_reproduce
     from panacea.report.reproduction import console_table
 
-    try:
-        config = ReproduceConfig(
-            **({"models": tuple(models)} if models else {}),
-            tokens=tokens,
-            calib_tokens=calib_tokens,
-            seqlen=seqlen,
-            batch_size=batch_size,
-            sensitivity=sensitivity,
-            mapping=mapping,
-            objective=objective,
-            device=device,
-            stream=stream,
-        )
-    except ValidationError as err:
-        fail(opt.validation_line(err))
+    config = opt.config(
+        ReproduceConfig,
+        **({"models": tuple(models)} if models else {}),
+        tokens=tokens,
+        calib_tokens=calib_tokens,
+        seqlen=seqlen,
+        batch_size=batch_size,
+        sensitivity=sensitivity,
+        mapping=mapping,
+        objective=objective,
+        device=device,
+        stream=stream,
+    )
     console = Console()
-    job = functools.partial(run_reproduce, config, out, resume=resume)
-    repro = run_with_progress(console, lambda progress: job(progress=progress), header(device))
+    repro = run_with_progress(console, functools.partial(run_reproduce, config, out, resume=resume), header(device))
     for table in console_table(repro):
         console.print(table)
     console.print(f"{repro.seconds['total']:.0f} s; report: {out / 'reproduce.md'} (reproduce.json beside it)")

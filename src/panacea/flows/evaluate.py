@@ -63,7 +63,7 @@ class EvaluateConfig(BaseModel):
     the profile's per-architecture mixed precision. ``accelerators``: shipped designs or TOML spec
     files (unset: the shipped designs the schemes can run); ``energy``: an energy table TOML
     (default: the shipped 28 nm one); ``mapping`` / ``objective``: how each design maps each GEMM
-    (:mod:`panacea.hw.mapping`; results written before the mapper ran ``fixed``). ``stream``: load a
+    (:mod:`panacea.hw.mapping`; a results file that records no mapping ran ``fixed``). ``stream``: load a
     local or hub model block-streamed (:mod:`panacea.models.streaming`; ``False``: whole, in
     float32); ``device``: where the model and its integer GEMMs run (:mod:`panacea.models.device`).
     """

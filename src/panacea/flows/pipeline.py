@@ -225,15 +225,16 @@ class SchemePipeline:
         schemes = self.schemes if schemes is None else schemes
         found: dict[str, Any] = {}
         for s in schemes:
-            q = quantizer_for(s.format)
-            hit = self._read(self._dir(s.name, s.model_dump(mode="json")), q.load) if q.kept else None
+            keeper = quantizer_for(s.format).keeper
+            hit = self._read(self._dir(s.name, s.model_dump(mode="json")), keeper.load) if keeper else None
             if hit is not None:
                 found[s.name] = hit
         t0 = time.perf_counter()
         fresh = calibrate(self.lm.model, self.task.batches, [s for s in schemes if s.name not in found], self.progress)
         for s in schemes:
-            if s.name in fresh and quantizer_for(s.format).kept:
-                self._write(self._dir(s.name, s.model_dump(mode="json")), functools.partial(_save, s, fresh[s.name]))
+            keeper = quantizer_for(s.format).keeper
+            if s.name in fresh and keeper:
+                self._write(self._dir(s.name, s.model_dump(mode="json")), functools.partial(keeper.save, fresh[s.name]))
         self.calibration_seconds = time.perf_counter() - t0
         return found | fresh
 
@@ -266,10 +267,6 @@ class SchemePipeline:
             calibration_seconds=self.calibration_seconds,
             fp32_seconds=fp32_seconds,
         )
-
-
-def _save(scheme: Scheme, calibrated: Any, path: Path) -> None:
-    quantizer_for(scheme.format).save(calibrated, path)
 
 
 def run_schemes(

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -269,7 +268,7 @@ class ArbitraryQuantizer:
     """The arbitrary-quantization PTQ (a :class:`~panacea.quant.quantizer.Quantizer`): codebooks
     fitted to one observing pass (:class:`AQSamples`), run on codes (:func:`aq_quantized`)."""
 
-    kept = False  # codebooks take seconds to fit: not worth a cache entry
+    keeper = None  # codebooks take seconds to fit: not worth a cache entry
 
     def rider(self, model: nn.Module, batches: int, configs: Mapping[str, AQConfig]) -> _Samplers:
         return _Samplers({name: AQSamples(model, batches, c) for name, c in configs.items()})
@@ -314,9 +313,3 @@ class ArbitraryQuantizer:
 
     def workloads(self, rec: AQRecorder) -> dict[str, list]:
         return {"main": rec.workloads()}
-
-    def save(self, calibrated: dict[str, AQLayer], path: Path) -> None:
-        raise NotImplementedError("codebooks are not kept")
-
-    def load(self, path: Path) -> dict[str, AQLayer]:
-        raise NotImplementedError("codebooks are not kept")

@@ -109,7 +109,7 @@ class CalibrationConfig(_Strict):
     @field_validator("zpm", mode="before")
     @classmethod
     def _zpm_none_is_off(cls, v):
-        return "off" if v is None else v  # how recipes written before "off" existed say it
+        return "off" if v is None else v  # a recipe file may say "off" as null
 
     @field_validator("observer")
     @classmethod

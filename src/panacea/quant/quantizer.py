@@ -37,10 +37,19 @@ class Rider(PassObserver, Protocol):
     def calibrations(self) -> dict[str, Any]: ...
 
 
+class Keeper(Protocol):
+    """How a family's calibrations are kept in a cache entry and read back."""
+
+    def save(self, calibrated: Any, path: Path) -> None: ...
+
+    def load(self, path: Path) -> Any:
+        """A calibration :meth:`save` wrote (raises ``ValueError`` / ``OSError`` naming the file)."""
+
+
 class Quantizer(Protocol):
     """How one family of schemes quantizes a model."""
 
-    kept: bool  # whether a calibration is worth keeping in a cache (:meth:`save` / :meth:`load`)
+    keeper: Keeper | None  # how its calibrations are cached; ``None``: recomputed on every run
 
     def rider(self, model: nn.Module, batches: int, configs: Mapping[str, Any]) -> Rider | None:
         """The calibration of ``configs`` as one observing pass over ``batches`` batches, or ``None``
@@ -70,11 +79,15 @@ class Quantizer(Protocol):
     def workloads(self, capture: Any) -> dict[str, list]:
         """The run's workloads: ``"main"``, and the variants captured."""
 
-    def save(self, calibrated: Any, path: Path) -> None:
-        """Write ``calibrated`` to ``path`` to be re-used (a quantizer that keeps its calibrations)."""
 
-    def load(self, path: Path) -> Any:
-        """A calibration :meth:`save` wrote (raises ``ValueError`` / ``OSError`` naming the file)."""
+class _Recipes:
+    """Bit-slice calibrations are :class:`~panacea.quant.QuantRecipe` directories."""
+
+    def save(self, recipe: QuantRecipe, path: Path) -> None:
+        recipe.save(path)
+
+    def load(self, path: Path) -> QuantRecipe:
+        return QuantRecipe.load(path)
 
 
 class BitSliceQuantizer:
@@ -82,7 +95,7 @@ class BitSliceQuantizer:
     (:func:`~panacea.quant.calibrate_many`), run on integers (:func:`~panacea.quant.quantized`) under
     :func:`~panacea.quant.capture`."""
 
-    kept = True  # calibration passes take minutes on large models
+    keeper = _Recipes()  # calibration passes take minutes on large models
 
     def rider(self, model: nn.Module, batches: int, configs: Mapping[str, Any]) -> None:
         return None  # activation observers, OPTQ and the ZPM search take passes of their own
@@ -131,12 +144,6 @@ class BitSliceQuantizer:
             for variant, w in layer.variants.items():
                 groups.setdefault(variant, []).append(w)
         return groups
-
-    def save(self, calibrated: QuantRecipe, path: Path) -> None:
-        calibrated.save(path)
-
-    def load(self, path: Path) -> QuantRecipe:
-        return QuantRecipe.load(path)
 
 
 # One instance per family: the schemes of one family are calibrated together (shared passes).

@@ -116,8 +116,8 @@ class _RecipeFile(BaseModel):
 
 
 def _with_granularity(text: str) -> str:
-    """A recipe written before ``w_granularity`` existed, which said per-group weights by a
-    ``w_group_size`` alone, in today's terms (anything unexpected is left to the validation)."""
+    """A recipe file without ``w_granularity``, which says per-group weights by a ``w_group_size``
+    alone, in the terms of ``w_granularity`` (anything unexpected is left to the validation)."""
     try:
         doc = json.loads(text)
     except ValueError:

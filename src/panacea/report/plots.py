@@ -67,7 +67,7 @@ def fig15_energy(res: Results, path: Path) -> Path | None:
     twin = ax.twinx()
     twin.plot(range(len(bars)), [c.tops for _, c in bars], "kD-", label="throughput (TOPS)")
     top = max(c.tops for _, c in bars)
-    if all(c.area_mm2 for _, c in bars):  # results written before the area model have none
+    if all(c.area_mm2 for _, c in bars):  # a results file may record no area
         twin.plot(range(len(bars)), [c.total_area_mm2 for _, c in bars], "s--", color="C7", label="area (mm2)")
         top = max(top, *(c.total_area_mm2 for _, c in bars))
     twin.set_ylabel("throughput (TOPS), area (mm2)")

@@ -117,7 +117,7 @@ def accelerator_table(res: Results) -> Table:
     ref = panacea_headline(res)
     metric = next(iter(res.fp32))
     cols = ["design", "scheme", METRIC_NAMES.get(metric, metric), "Mcycles", "TOPS", "TOPS/W"]
-    area = all(c.area_mm2 for c in runs)  # results written before the area model have none
+    area = all(c.area_mm2 for c in runs)  # a results file may record no area
     if area:
         cols += ["mm2", "TOPS/mm2"]
     if ref is not None:
@@ -162,7 +162,7 @@ def ablation_table(res: Results) -> Table | None:
     steps = ablation_steps(res)
     if len(steps) < 2:
         return None
-    area = all(c.area_mm2 for _, c in steps)  # results written before the area model have none
+    area = all(c.area_mm2 for _, c in steps)  # a results file may record no area
     rows, prev = [], None
     for label, c in steps:
         paper = _paper_ablation(label)

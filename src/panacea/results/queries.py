@@ -11,8 +11,8 @@ MAIN_SCHEMES = ("dbs", "zpm", "zpm-paper", "asym", "optq4")  # Panacea's headlin
 
 def main_scheme(formats: dict[str, str | None]) -> str | None:
     """Panacea's headline scheme among ``formats`` (scheme name -> number format): the first of
-    :data:`MAIN_SCHEMES` there, else the first ``bitslice-asym`` one (results written before
-    formats were recorded hold shipped schemes only)."""
+    :data:`MAIN_SCHEMES` there, else the first ``bitslice-asym`` one (a results file
+    that records no formats holds shipped schemes only)."""
     preferred = [s for s in MAIN_SCHEMES if s in formats and formats[s] in ("bitslice-asym", None)]
     others = [s for s, f in formats.items() if f == "bitslice-asym"]
     return next(iter(preferred + others), None)

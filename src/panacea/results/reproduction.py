@@ -45,8 +45,8 @@ class ClaimRow(Record):
 class SensitivityRow(Record):
     """Panacea's ``metric`` on ``model`` with one ``assumption`` at ``value`` (``base``: the paper
     profile's value); ``change``: over the base; ``accuracy``: of the ``dbs`` scheme;
-    ``mapping``: the mapping the assumption's base ran (``fixed`` in files written before the
-    mapper; an assumption about the fixed tiles runs ``fixed`` under either)."""
+    ``mapping``: the mapping the assumption's base ran (``fixed`` in files that record no
+    mapping; an assumption about the fixed tiles runs ``fixed`` under either)."""
 
     assumption: str
     value: str

@@ -65,7 +65,7 @@ class SchemeRecord(Record):
     """Accuracy of one quantization scheme and the sparsity / work of its GEMMs (mean over layers,
     and per layer in ``layers``), as :func:`panacea.flows.pipeline.run_scheme` measures them; ``format``:
     its number format (:data:`panacea.core.formats.NumberFormat`) and ``calibration`` its resolved
-    calibration fields (both unset in results written before they were recorded); ``cached``:
+    calibration fields (both unset in a results file that does not record them); ``cached``:
     re-used from the cache by ``--resume``."""
 
     scheme: str
@@ -100,8 +100,8 @@ class LayerCost(Record):
     name: str
     cycles: int = Field(ge=0)
     energy_pj: float = Field(ge=0)
-    # the layer's mapping (panacea.hw.mapping): its text and fields; empty in results written
-    # before the mapper (those ran the fixed mapping)
+    # the layer's mapping (panacea.hw.mapping): its text and fields; empty in a results file that
+    # records none (its run used the fixed mapping)
     mapping: str = ""
     mapping_fields: dict[str, str | int | bool] = Field(default_factory=dict)
 
@@ -126,10 +126,10 @@ class CostRecord(Record):
     utilization: dict[str, float]
     dram_bits_read: int = Field(ge=0)
     dram_bits_written: int = Field(ge=0)
-    # bits read and written per on-chip memory ("<memory>.read" / ".write"); empty in results
-    # written before it was recorded
+    # bits read and written per on-chip memory ("<memory>.read" / ".write"); empty in a results
+    # file that does not record them
     sram_bits: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
-    # the design's silicon area per component (panacea.hw.area); empty in results written before
+    # the design's silicon area per component (panacea.hw.area); empty in a results file that records none
     area_mm2: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     layers: list[LayerCost]
 
@@ -162,7 +162,7 @@ class Results(VersionedFile):
     costs: list[CostRecord]
     seconds: dict[str, float] = Field(default_factory=dict)
     # the exact integer GEMM back end of each device the run used (panacea.core.intmm_choice.BackendChoice);
-    # empty in results written before it was recorded
+    # empty in a results file that does not record it
     intmm: dict[str, dict] = Field(default_factory=dict)
 
     @model_validator(mode="after")

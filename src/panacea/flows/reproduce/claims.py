@@ -91,7 +91,7 @@ def dram_reduction_vs_sibia(res: Results) -> float | None:
 def sram_reduction_vs_sibia(res: Results) -> float | None:
     pair = _pair(res, "sibia")
     if pair is None or not pair[0].sram_bits or not pair[1].sram_bits:
-        return None  # results written before SRAM traffic was recorded
+        return None  # a results file that records no SRAM traffic
     return 1 - sum(pair[0].sram_bits.values()) / sum(pair[1].sram_bits.values())
 
 
